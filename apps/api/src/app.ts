@@ -1,0 +1,62 @@
+import express, { type Express } from 'express';
+import { ApiError, type Capabilities } from '@bgs/shared';
+import type { Logger, PrismaClient, Redis } from '@bgs/server';
+import { devTokenRoutes } from './auth/dev-token-routes';
+import { requireUser, type UserRegistry } from './auth/require-user';
+import { capabilitiesRoute, healthRoutes } from './health/health-routes';
+import { errorMiddleware, notFoundRoute } from './http/error-middleware';
+import { messageRoutes, type MessageRouteDeps } from './messages/message-routes';
+import { notificationRoutes } from './notifications/notification-routes';
+import type { StreamCanceller } from './streams/stream-canceller';
+import { streamRoutes } from './streams/stream-routes';
+import { threadRoutes } from './threads/thread-routes';
+import type { ThreadStore } from './threads/thread-store';
+
+export interface AppDeps extends MessageRouteDeps {
+  prisma: PrismaClient;
+  redis: Redis | null;
+  users: UserRegistry;
+  threads: ThreadStore;
+  canceller: StreamCanceller;
+  capabilities: Capabilities;
+  auth: { secret: string; devTokens: boolean };
+  maxBodyBytes: number;
+  logger: Logger;
+  /** Mounted before the API routes (metrics, admin, demo page). */
+  extraRoutes?: express.Router[];
+}
+
+/** A body that is not JSON would otherwise be silently ignored: refuse it instead. */
+const requireJsonBody: express.RequestHandler = (req, _res, next) => {
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (hasBody && !req.is(['application/json', 'application/*+json'])) {
+    return next(new ApiError('invalid_request', 'request bodies must be JSON (Content-Type: application/json)'));
+  }
+  next();
+};
+
+/** The HTTP API: public health routes, then `/api` behind bearer auth, then JSON errors. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use(requireJsonBody);
+  app.use(express.json({ limit: deps.maxBodyBytes, strict: true, type: ['application/json', 'application/*+json'] }));
+  app.use(healthRoutes({ prisma: deps.prisma, redis: deps.redis }));
+  for (const router of deps.extraRoutes ?? []) app.use(router);
+
+  const api = express.Router();
+  api.use(capabilitiesRoute(deps.capabilities));
+  if (deps.auth.devTokens) api.use(devTokenRoutes(deps.auth.secret));
+  api.use(requireUser(deps.auth.secret, deps.users));
+  api.use(threadRoutes({ threads: deps.threads, canceller: deps.canceller, prisma: deps.prisma }));
+  api.use(messageRoutes(deps));
+  api.use(streamRoutes({ reader: deps.reader, canceller: deps.canceller, prisma: deps.prisma }));
+  api.use(notificationRoutes(deps.prisma));
+  app.use('/api', api);
+
+  app.use(notFoundRoute);
+  app.use(errorMiddleware(deps.logger));
+  return app;
+}

@@ -1,0 +1,14 @@
+import { Router } from 'express';
+import { devTokenBody } from '@bgs/shared';
+import { parseInput } from '../http/validate';
+import { signToken } from './tokens';
+
+/** `POST /api/dev/token {"userId"}` → a token; only mounted when AUTH_DEV_TOKENS is on (never in production). */
+export function devTokenRoutes(secret: string): Router {
+  const router = Router();
+  router.post('/dev/token', (req, res) => {
+    const { userId } = parseInput(devTokenBody, req.body);
+    res.json({ token: signToken(userId, secret) });
+  });
+  return router;
+}

@@ -1,0 +1,30 @@
+import jwt from 'jsonwebtoken';
+import { ApiError } from '@bgs/shared';
+
+const USER_ID = /^[\w.@:-]{1,200}$/;
+
+/** Verifies an HS256 JWT and returns its `sub`, the user id. Any problem is a 401. */
+export function verifyToken(token: string | undefined, secret: string): string {
+  if (!token) throw new ApiError('unauthorized', 'missing bearer token');
+  let payload: string | jwt.JwtPayload;
+  try {
+    payload = jwt.verify(token, secret, { algorithms: ['HS256'] });
+  } catch (err) {
+    const reason = err instanceof jwt.TokenExpiredError ? 'token expired' : 'invalid token';
+    throw new ApiError('unauthorized', reason);
+  }
+  const sub = typeof payload === 'object' ? payload.sub : undefined;
+  if (typeof sub !== 'string' || !USER_ID.test(sub)) throw new ApiError('unauthorized', 'token has no valid sub');
+  return sub;
+}
+
+/** Signs a token for `userId` (dev tokens and tests). */
+export function signToken(userId: string, secret: string, expiresInSeconds = 24 * 3600): string {
+  return jwt.sign({ sub: userId }, secret, { algorithm: 'HS256', expiresIn: expiresInSeconds });
+}
+
+/** `Authorization: Bearer <token>` → the token. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return match?.[1];
+}

@@ -1,0 +1,113 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ConfigError, loadConfig, type Capabilities } from '@bgs/shared';
+import {
+  closeRedis,
+  createDatabase,
+  createLogger,
+  createProvider,
+  createRedis,
+  LiveStreamStore,
+  onShutdown,
+  PresenceStore,
+  redisKeys,
+  StreamFinisher,
+  StreamStore,
+} from '@bgs/server';
+import { createApp } from './app';
+import { UserRegistry } from './auth/require-user';
+import { DirectGenerator } from './direct/direct-generator';
+import { createGenerationQueue } from './generation/generation-queue';
+import { MessageSender } from './messages/message-sender';
+import { MessageStore } from './messages/message-store';
+import { memoryRateLimiter, redisRateLimiter } from './messages/send-rate-limiter';
+import { PresenceTracker } from './presence/presence-tracker';
+import { createRealtimeServer, type RealtimeServer } from './realtime/socket-server';
+import { StreamCanceller } from './streams/stream-canceller';
+import { StreamReader } from './streams/stream-reader';
+import { ThreadStore } from './threads/thread-store';
+
+/** The API process: REST + socket.io (background mode) or REST + SSE (direct mode). */
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const logger = createLogger('api', config.logLevel);
+  const db = createDatabase(config.databaseUrl, { max: 20 });
+  const { prisma } = db;
+  const streams = new StreamStore(prisma);
+  const threads = new ThreadStore(prisma);
+  const messages = new MessageStore(prisma);
+  const users = new UserRegistry(prisma);
+  const provider = createProvider(config.provider);
+  const capabilities: Capabilities = {
+    backgroundStreaming: config.backgroundStreaming,
+    realtime: config.redis ? 'socket.io' : null,
+    providers: [provider.name],
+    defaultModel: config.provider.model,
+  };
+  const closers: Array<() => Promise<unknown>> = [];
+  const server = http.createServer();
+  let io: RealtimeServer | null = null;
+
+  let app;
+  if (config.redis) {
+    const keys = redisKeys(config.redis.prefix);
+    // HTTP paths fail fast while Redis is down (503), instead of queueing commands.
+    const commands = createRedis(config.redis.url, { name: 'api-commands', failFast: true });
+    const pubClient = createRedis(config.redis.url, { name: 'api-socket-pub' });
+    const subClient = createRedis(config.redis.url, { name: 'api-socket-sub' });
+    for (const c of [commands, pubClient, subClient]) c.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
+    const live = new LiveStreamStore(commands, keys, config.frames.liveTtlSeconds);
+    const queue = createGenerationQueue(config.redis.url, keys, config.worker);
+    const finisher = new StreamFinisher(streams, live, keys);
+    const reader = new StreamReader(prisma, live);
+    const canceller = new StreamCanceller({ live, queue, local: null, finisher, logger });
+    const presence = new PresenceTracker(new PresenceStore(commands, keys, config.presenceTtlMs), logger);
+    const sender = new MessageSender(messages, queue, redisRateLimiter(commands, keys, config.rateLimit.sends, config.rateLimit.windowMs), logger);
+    app = createApp({
+      prisma, redis: commands, users, threads, canceller, capabilities, logger, messages, reader, sender, direct: null,
+      defaultModel: config.provider.model, maxMessageChars: config.http.maxMessageChars, maxBodyBytes: config.http.maxBodyBytes,
+      auth: config.auth,
+    });
+    io = createRealtimeServer(server, { secret: config.auth.secret, users, pubClient, subClient, socketIoKey: keys.socketIoKey, logger, threads, reader, presence });
+    presence.start();
+    closers.push(
+      () => presence.stop(),
+      () => queue.close(),
+      () => closeRedis(subClient),
+      () => closeRedis(pubClient),
+      () => closeRedis(commands),
+    );
+  } else {
+    const finisher = new StreamFinisher(streams, null, null);
+    const generator = new DirectGenerator({ provider, streams, finisher, frames: config.frames, logger });
+    const reader = new StreamReader(prisma, generator);
+    const canceller = new StreamCanceller({ live: null, queue: null, local: generator, finisher, logger });
+    app = createApp({
+      prisma, redis: null, users, threads, canceller, capabilities, logger, messages, reader, sender: null,
+      direct: { generator, rateLimiter: memoryRateLimiter(config.rateLimit.sends, config.rateLimit.windowMs) },
+      defaultModel: config.provider.model, maxMessageChars: config.http.maxMessageChars, maxBodyBytes: config.http.maxBodyBytes,
+      auth: config.auth,
+    });
+  }
+
+  server.on('request', app);
+  await new Promise<void>((resolve) => server.listen(config.http.port, config.http.host, resolve));
+  const { port } = server.address() as AddressInfo;
+  logger.info({ port, host: config.http.host, backgroundStreaming: config.backgroundStreaming, provider: provider.name }, 'listening');
+
+  onShutdown(logger, async () => {
+    // Stop accepting, let in-flight responses finish, then close sockets and clients.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    if (io) await new Promise<void>((resolve) => (io as RealtimeServer).close(() => resolve()));
+    await Promise.race([closed, new Promise((r) => setTimeout(r, config.shutdownGraceMs).unref())]);
+    server.closeAllConnections();
+    for (const close of closers) await close();
+    await db.close();
+  }, config.shutdownGraceMs + 10_000);
+}
+
+main().catch((err) => {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+});

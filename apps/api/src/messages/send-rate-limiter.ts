@@ -1,0 +1,49 @@
+import { ApiError } from '@bgs/shared';
+import type { Redis, RedisKeys } from '@bgs/server';
+
+/** Sends per user per window; a refusal is a 429 with `Retry-After`. */
+export interface SendRateLimiter {
+  consume(userId: string): Promise<void>;
+}
+
+const CONSUME = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) ttl = tonumber(ARGV[1]) end
+return {n, ttl}`;
+
+function refuse(limit: number, retryAfterMs: number): never {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  throw new ApiError('rate_limited', `too many messages: at most ${limit} per window; retry in ${seconds}s`, { limit }, seconds);
+}
+
+/** A fixed window in Redis (one round trip), so the limit holds across API instances. */
+export function redisRateLimiter(redis: Redis, keys: RedisKeys, limit: number, windowMs: number): SendRateLimiter {
+  redis.defineCommand('bgsRateConsume', { numberOfKeys: 1, lua: CONSUME });
+  const consume = (redis as Redis & { bgsRateConsume(key: string, windowMs: number): Promise<[number, number]> }).bgsRateConsume.bind(redis);
+  return {
+    async consume(userId) {
+      const [count, ttl] = await consume(keys.sendRate(userId), windowMs);
+      if (count > limit) refuse(limit, ttl);
+    },
+  };
+}
+
+/** The same window in memory, for direct mode (no Redis, one instance). */
+export function memoryRateLimiter(limit: number, windowMs: number, now: () => number = Date.now): SendRateLimiter {
+  const windows = new Map<string, { count: number; resetAt: number }>();
+  return {
+    async consume(userId) {
+      const t = now();
+      let w = windows.get(userId);
+      if (!w || w.resetAt <= t) {
+        if (windows.size > 10_000) for (const [k, v] of windows) if (v.resetAt <= t) windows.delete(k);
+        w = { count: 0, resetAt: t + windowMs };
+        windows.set(userId, w);
+      }
+      w.count++;
+      if (w.count > limit) refuse(limit, w.resetAt - t);
+    },
+  };
+}

@@ -1,0 +1,58 @@
+import type { Server as HttpServer } from 'node:http';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { Server, type Socket } from 'socket.io';
+import { ApiError, rooms, type ClientToServerEvents, type ServerToClientEvents } from '@bgs/shared';
+import { isDatabaseUnavailable, type Logger, type Redis } from '@bgs/server';
+import type { UserRegistry } from '../auth/require-user';
+import { verifyToken } from '../auth/tokens';
+import { registerThreadHandlers, type ThreadHandlerDeps } from './thread-handlers';
+
+export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, { userId: string }>;
+export type RealtimeSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, { userId: string }>;
+
+export interface RealtimeDeps extends ThreadHandlerDeps {
+  secret: string;
+  users: UserRegistry;
+  pubClient: Redis;
+  subClient: Redis;
+  socketIoKey: string;
+  logger: Logger;
+}
+
+/**
+ * socket.io on the API's HTTP server, with the Redis adapter so a worker's emitter
+ * reaches sockets on every instance. Each socket joins `user:<id>`; `thread.open`
+ * joins `thread:<id>`.
+ */
+export function createRealtimeServer(http: HttpServer, deps: RealtimeDeps): RealtimeServer {
+  const io: RealtimeServer = new Server(http, {
+    serveClient: false,
+    cors: { origin: true },
+    adapter: createAdapter(deps.pubClient, deps.subClient, { key: deps.socketIoKey }),
+  });
+  io.use((socket, next) => {
+    try {
+      const token = (socket.handshake.auth as { token?: unknown })?.token;
+      socket.data.userId = verifyToken(typeof token === 'string' ? token : undefined, deps.secret);
+    } catch {
+      return next(new Error('unauthorized'));
+    }
+    deps.users.ensure(socket.data.userId).then(
+      () => next(),
+      (err: Error) => next(new Error(isDatabaseUnavailable(err) ? 'unavailable' : 'internal')),
+    );
+  });
+  io.on('connection', (socket) => {
+    void socket.join(rooms.user(socket.data.userId));
+    registerThreadHandlers(socket, deps);
+  });
+  return io;
+}
+
+/** The `{ok:false, error}` an ack carries for any error. */
+export function ackError(err: unknown, logger: Logger, context: Record<string, unknown>): { ok: false; error: { code: ApiError['code']; message?: string } } {
+  if (err instanceof ApiError) return { ok: false, error: { code: err.code, message: err.message } };
+  if (isDatabaseUnavailable(err)) return { ok: false, error: { code: 'unavailable', message: 'retry shortly' } };
+  logger.error({ ...context, err: (err as Error)?.message }, 'socket handler failed');
+  return { ok: false, error: { code: 'internal' } };
+}

@@ -1,0 +1,69 @@
+import { isTerminalStreamStatus, notFound, type Message, type StreamSnapshot, type StreamState } from '@bgs/shared';
+import { toMessage, toStreamState, type LiveSnapshot, type MessageRow, type PrismaClient, type StreamRow } from '@bgs/server';
+
+/** Where live content is read from: Redis in background mode, memory in direct mode. */
+export interface LiveReader {
+  read(streamId: string): Promise<LiveSnapshot | null>;
+}
+
+type StreamWithContent = StreamRow & { message: { content: string } };
+
+/**
+ * Postgres holds a stream's status and final content; the live buffer holds what a
+ * running attempt has produced. Postgres wins once the stream has ended; before that,
+ * the live buffer (when it has started) is newer than any checkpoint.
+ */
+export function mergeLive(row: StreamWithContent, live: LiveSnapshot | null): StreamState {
+  const ended = isTerminalStreamStatus(row.status);
+  if (ended || !live || live.attempt === 0) return toStreamState(row, row.message.content);
+  // The stream may have ended between the two reads: the live status says so.
+  const status = isTerminalStreamStatus(live.status) ? live.status : 'streaming';
+  return { ...toStreamState(row, live.content), status, attempt: live.attempt, seq: live.seq };
+}
+
+export function toSnapshot(state: StreamState): StreamSnapshot {
+  return { streamId: state.id, messageId: state.messageId, status: state.status, attempt: state.attempt, seq: state.seq, content: state.content };
+}
+
+/** Reads streams and messages as a client should see them right now. */
+export class StreamReader {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly live: LiveReader,
+  ) {}
+
+  async get(userId: string, streamId: string): Promise<StreamState> {
+    const row = await this.prisma.stream.findFirst({ where: { id: streamId, userId }, include: { message: { select: { content: true } } } });
+    if (!row) throw notFound('stream');
+    return mergeLive(row, isTerminalStreamStatus(row.status) ? null : await this.live.read(streamId));
+  }
+
+  /**
+   * The `thread.open` snapshot: the thread's latest stream, running or just ended,
+   * so a client that comes back after completion has the final answer at once.
+   */
+  async threadSnapshot(userId: string, threadId: string): Promise<StreamSnapshot[]> {
+    const thread = await this.prisma.thread.findFirst({
+      where: { id: threadId, userId },
+      select: { streams: { orderBy: { createdAt: 'desc' }, take: 1, include: { message: { select: { content: true } } } } },
+    });
+    if (!thread) throw notFound('thread');
+    const [latest] = thread.streams;
+    if (!latest) return [];
+    const live = isTerminalStreamStatus(latest.status) ? null : await this.live.read(latest.id);
+    return [toSnapshot(mergeLive(latest, live))];
+  }
+
+  /** Messages oldest first; a streaming one carries its live content, attempt and seq. */
+  async withLiveContent(rows: MessageRow[]): Promise<Message[]> {
+    return Promise.all(
+      rows.map(async (row) => {
+        const message = toMessage(row);
+        if (row.status !== 'streaming' || !row.streamId) return message;
+        const live = await this.live.read(row.streamId);
+        if (!live || live.attempt === 0) return { ...message, attempt: 0, seq: 0 };
+        return { ...message, content: live.content, attempt: live.attempt, seq: live.seq };
+      }),
+    );
+  }
+}

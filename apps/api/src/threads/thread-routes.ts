@@ -1,0 +1,48 @@
+import { Router } from 'express';
+import { createThreadBody, idSchema, listThreadsQuery, patchThreadBody } from '@bgs/shared';
+import { toThread, type PrismaClient } from '@bgs/server';
+import { userIdOf } from '../auth/require-user';
+import { decodeCursor } from '../http/cursor';
+import { parseInput } from '../http/validate';
+import type { StreamCanceller } from '../streams/stream-canceller';
+import type { ThreadStore } from './thread-store';
+
+export function threadRoutes(deps: { threads: ThreadStore; canceller: StreamCanceller; prisma: PrismaClient }): Router {
+  const { threads, canceller, prisma } = deps;
+  const router = Router();
+
+  router.post('/threads', async (req, res) => {
+    const body = parseInput(createThreadBody, req.body);
+    res.status(201).json(toThread(await threads.create(userIdOf(res), body.title)));
+  });
+
+  router.get('/threads', async (req, res) => {
+    const query = parseInput(listThreadsQuery, req.query, 'query');
+    const { rows, nextCursor } = await threads.list(userIdOf(res), query.limit, decodeCursor(query.cursor));
+    res.json({ items: rows.map(toThread), nextCursor });
+  });
+
+  router.get('/threads/:threadId', async (req, res) => {
+    const threadId = parseInput(idSchema, req.params.threadId, 'thread id');
+    res.json(toThread(await threads.get(userIdOf(res), threadId)));
+  });
+
+  router.patch('/threads/:threadId', async (req, res) => {
+    const threadId = parseInput(idSchema, req.params.threadId, 'thread id');
+    const body = parseInput(patchThreadBody, req.body);
+    res.json(toThread(await threads.update(userIdOf(res), threadId, body)));
+  });
+
+  router.delete('/threads/:threadId', async (req, res) => {
+    const threadId = parseInput(idSchema, req.params.threadId, 'thread id');
+    const thread = await threads.get(userIdOf(res), threadId);
+    if (thread.activeStreamId) {
+      const stream = await prisma.stream.findUnique({ where: { id: thread.activeStreamId } });
+      if (stream) await canceller.cancel(stream);
+    }
+    await threads.delete(userIdOf(res), threadId);
+    res.status(204).end();
+  });
+
+  return router;
+}

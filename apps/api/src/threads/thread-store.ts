@@ -1,0 +1,43 @@
+import { randomUUID } from 'node:crypto';
+import { notFound } from '@bgs/shared';
+import type { PrismaClient, ThreadRow } from '@bgs/server';
+import { olderThan, page, type Cursor } from '../http/cursor';
+
+export const DEFAULT_THREAD_TITLE = 'New chat';
+
+/** Threads, always scoped to their owner: someone else's thread is simply not found. */
+export class ThreadStore {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  create(userId: string, title?: string): Promise<ThreadRow> {
+    return this.prisma.thread.create({ data: { id: randomUUID(), userId, title: title ?? DEFAULT_THREAD_TITLE } });
+  }
+
+  async list(userId: string, limit: number, cursor: Cursor | null) {
+    const rows = await this.prisma.thread.findMany({
+      where: { userId, ...olderThan(cursor, 'updatedAt') },
+      orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }],
+      take: limit + 1,
+    });
+    return page(rows, limit, (t) => t.updatedAt);
+  }
+
+  async get(userId: string, threadId: string): Promise<ThreadRow> {
+    const thread = await this.prisma.thread.findFirst({ where: { id: threadId, userId } });
+    if (!thread) throw notFound('thread');
+    return thread;
+  }
+
+  /** Renaming or muting is not activity: `updatedAt` (the list order) moves with messages only. */
+  async update(userId: string, threadId: string, changes: { title?: string; muted?: boolean }): Promise<ThreadRow> {
+    const [thread] = await this.prisma.thread.updateManyAndReturn({ where: { id: threadId, userId }, data: changes });
+    if (!thread) throw notFound('thread');
+    return thread;
+  }
+
+  /** Deletes the thread with its messages, streams and notifications. */
+  async delete(userId: string, threadId: string): Promise<void> {
+    const { count } = await this.prisma.thread.deleteMany({ where: { id: threadId, userId } });
+    if (count === 0) throw notFound('thread');
+  }
+}

@@ -1,0 +1,121 @@
+import { Queue, Worker } from 'bullmq';
+import { Emitter } from '@socket.io/redis-emitter';
+import { ConfigError, GENERATION_QUEUE, loadConfig, type Config, type GenerationJob, type GenerationResult } from '@bgs/shared';
+import {
+  bullConnection,
+  closeRedis,
+  createDatabase,
+  createLogger,
+  createProvider,
+  createRedis,
+  LiveStreamStore,
+  onShutdown,
+  PresenceStore,
+  redisKeys,
+  StreamFinisher,
+  StreamStore,
+  type Logger,
+} from '@bgs/server';
+import { CancelSignals } from './generation/cancel-signals';
+import { createGenerationProcessor } from './generation/generation-processor';
+import { CompletionListener } from './notifications/completion-listener';
+import { LostStreamReaper } from './notifications/lost-stream-reaper';
+import { NotificationDecider, roomPusher } from './notifications/notification-decider';
+import { StreamSweep } from './notifications/stream-sweep';
+
+/** The worker process: generations (role `generator`), notifications (role `listener`), or both. */
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const logger = createLogger('worker', config.logLevel);
+  if (!config.redis) {
+    logger.info('BACKGROUND_STREAMING is off: there is no queue to work on; exiting');
+    return;
+  }
+  const { url, prefix } = config.redis;
+  const keys = redisKeys(prefix);
+  const db = createDatabase(config.databaseUrl, { max: 20 });
+  const commands = createRedis(url, { name: 'worker-commands' });
+  const subscriber = createRedis(url, { name: 'worker-cancel-subscriber' });
+  const live = new LiveStreamStore(commands, keys, config.frames.liveTtlSeconds);
+  const streams = new StreamStore(db.prisma);
+  const finisher = new StreamFinisher(streams, live, keys);
+  const cancels = new CancelSignals(subscriber, keys.cancelChannel, logger);
+  const closers: Array<() => Promise<unknown>> = [];
+
+  let worker: Worker<GenerationJob, GenerationResult> | null = null;
+  if (config.worker.role !== 'listener') {
+    await cancels.start();
+    worker = new Worker<GenerationJob, GenerationResult>(
+      GENERATION_QUEUE,
+      createGenerationProcessor({
+        provider: createProvider(config.provider),
+        live,
+        streams,
+        finisher,
+        cancels,
+        keys,
+        frames: config.frames,
+        logger,
+      }),
+      {
+        connection: bullConnection(url),
+        prefix: keys.bullPrefix,
+        concurrency: config.worker.concurrency,
+        lockDuration: config.worker.lockDurationMs,
+        stalledInterval: config.worker.stalledIntervalMs,
+        maxStalledCount: config.worker.maxStalledCount,
+      },
+    );
+    worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
+    worker.on('stalled', (jobId) => logger.warn({ jobId, streamId: jobId }, 'job stalled: its worker died; another attempt will run'));
+    await worker.waitUntilReady();
+    closers.push(() => stopGenerating(worker as Worker, cancels, config, logger), () => cancels.close());
+  }
+
+  if (config.worker.role !== 'generator') {
+    const queue = new Queue<GenerationJob, GenerationResult>(GENERATION_QUEUE, {
+      connection: bullConnection(url),
+      prefix: keys.bullPrefix,
+      streams: { events: { maxLen: config.worker.eventsMaxLen } },
+    });
+    const presence = new PresenceStore(commands, keys, config.presenceTtlMs);
+    const decider = new NotificationDecider(db.prisma, presence, roomPusher(new Emitter(commands, { key: keys.socketIoKey })), logger);
+    const reaper = new LostStreamReaper(db.prisma, queue, live, finisher, logger);
+    const listener = new CompletionListener({ redisUrl: url, cursor: commands, keys, decider, reaper, logger });
+    const sweep = new StreamSweep(db.prisma, decider, reaper, {
+      intervalMs: config.worker.sweepIntervalMs,
+      decideAfterMs: Math.min(2_000, config.worker.sweepIntervalMs),
+      reapAfterMs: config.worker.lockDurationMs * 2,
+    }, logger);
+    await listener.start();
+    sweep.start();
+    closers.unshift(() => listener.close(), () => sweep.close(), () => queue.close());
+  }
+
+  logger.info({ role: config.worker.role, concurrency: config.worker.concurrency, provider: config.provider.kind }, 'worker ready');
+  onShutdown(logger, async () => {
+    for (const close of closers) await close();
+    await closeRedis(subscriber);
+    await closeRedis(commands);
+    await db.close();
+  }, config.shutdownGraceMs + 15_000);
+}
+
+/**
+ * Stops taking jobs and lets running generations finish within the grace period;
+ * past it, hands the rest back to the queue so another worker resumes them at once.
+ */
+async function stopGenerating(worker: Worker, cancels: CancelSignals, config: Config, logger: Logger): Promise<void> {
+  const closing = worker.close();
+  const finished = await Promise.race([closing.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), config.shutdownGraceMs).unref())]);
+  if (!finished) {
+    logger.info({ running: cancels.size }, 'grace period over: handing running generations back');
+    cancels.abortAll('shutdown');
+    await closing;
+  }
+}
+
+main().catch((err) => {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+});

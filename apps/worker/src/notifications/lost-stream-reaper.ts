@@ -1,0 +1,58 @@
+import type { Queue } from 'bullmq';
+import type { GenerationJob, GenerationResult } from '@bgs/shared';
+import type { LiveStreamStore, Logger, PrismaClient, StreamFinisher } from '@bgs/server';
+
+const WORKER_LOST = { code: 'worker_lost', message: 'The answer was interrupted and could not be resumed. Please try again.' };
+
+/**
+ * Ends or resumes streams that no worker holds: a job that failed without its
+ * processor ending the stream (stalled too often), or a stream whose job vanished
+ * (enqueue lost, Redis data lost). Nothing stays `streaming` forever.
+ */
+export class LostStreamReaper {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly queue: Queue<GenerationJob, GenerationResult>,
+    private readonly live: LiveStreamStore,
+    private readonly finisher: StreamFinisher,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Fails an active stream whose job is over, keeping what the live buffer holds. */
+  async failLostStream(streamId: string, reason: string): Promise<void> {
+    const stream = await this.prisma.stream.findUnique({ where: { id: streamId } });
+    if (!stream || (stream.status !== 'queued' && stream.status !== 'streaming')) return;
+    const live = await this.live.read(streamId);
+    const ended = await this.finisher.finish(streamId, {
+      status: 'failed',
+      content: live?.content ?? '',
+      attempt: stream.attempt,
+      seq: live?.seq ?? stream.seq,
+      error: WORKER_LOST,
+    });
+    if (ended) this.logger.warn({ streamId, threadId: stream.threadId, attempt: stream.attempt, reason }, 'lost stream failed');
+  }
+
+  /** Checks active streams older than `olderThanMs` against their jobs. Returns how many it touched. */
+  async reapActive(olderThanMs: number, limit = 200): Promise<number> {
+    const candidates = await this.prisma.stream.findMany({
+      where: { status: { in: ['queued', 'streaming'] }, createdAt: { lt: new Date(Date.now() - olderThanMs) } },
+      orderBy: { createdAt: 'asc' },
+      take: limit,
+    });
+    let touched = 0;
+    for (const stream of candidates) {
+      const state = await this.queue.getJobState(stream.id);
+      if (state === 'completed' || state === 'failed') {
+        await this.failLostStream(stream.id, `job is ${state} but the stream was not ended`);
+        touched++;
+      } else if (state === 'unknown') {
+        const job: GenerationJob = { streamId: stream.id, threadId: stream.threadId, messageId: stream.messageId, userId: stream.userId, model: stream.model };
+        await this.queue.add('generate', job, { jobId: stream.id });
+        this.logger.warn({ streamId: stream.id, threadId: stream.threadId }, 'stream had no job; enqueued it again');
+        touched++;
+      }
+    }
+    return touched;
+  }
+}

@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import { EVENTS, rooms, type Notification } from '@bgs/shared';
+import { toNotification, type Logger, type PresenceStore, type PrismaClient } from '@bgs/server';
+import { decideNotification, notificationText } from './notification-decision';
+
+/** Where created notifications are pushed (`notification.created` to the user's room). */
+export interface NotificationPusher {
+  push(userId: string, notification: Notification): void;
+}
+
+export type DecideResult = 'notified' | 'skipped' | 'already-decided' | 'not-ended' | 'gone';
+
+/**
+ * Decides the notification of one ended stream, exactly once across any number of
+ * listeners, replays and sweeps: the decision is claimed on the stream row and the
+ * notification inserted in the same transaction (its stream id is unique too).
+ */
+export class NotificationDecider {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly presence: PresenceStore,
+    private readonly pusher: NotificationPusher,
+    private readonly logger: Logger,
+    private readonly onDecision?: (decision: string) => void,
+  ) {}
+
+  async decide(streamId: string): Promise<DecideResult> {
+    const stream = await this.prisma.stream.findUnique({
+      where: { id: streamId },
+      select: { status: true, notificationDecision: true, threadId: true, userId: true, messageId: true, errorMessage: true, thread: { select: { title: true, muted: true } } },
+    });
+    if (!stream) return 'gone';
+    if (stream.notificationDecision) return 'already-decided';
+    if (stream.status === 'queued' || stream.status === 'streaming') return 'not-ended';
+
+    const open = stream.status === 'cancelled' ? false : await this.presence.isOpen(stream.threadId);
+    const decision = decideNotification(stream.status, open, stream.thread.muted);
+    const created = await this.prisma.$transaction(async (tx) => {
+      const claim = await tx.stream.updateMany({
+        where: { id: streamId, notificationDecision: null },
+        data: { notificationDecision: decision.notify ? 'notified' : decision.reason, notificationDecidedAt: new Date() },
+      });
+      if (claim.count === 0 || !decision.notify) return claim.count === 0 ? 'lost-claim' : null;
+      const answer = decision.type === 'ai.message.received' ? await tx.message.findUnique({ where: { id: stream.messageId }, select: { content: true } }) : null;
+      const text = notificationText(decision.type, stream.thread.title, answer?.content ?? '', stream.errorMessage);
+      return tx.notification.create({
+        data: { id: randomUUID(), userId: stream.userId, threadId: stream.threadId, streamId, type: decision.type, ...text },
+      });
+    });
+    if (created === 'lost-claim') return 'already-decided';
+    const label = decision.notify ? decision.type : decision.reason;
+    this.onDecision?.(label);
+    this.logger.info({ streamId, threadId: stream.threadId, outcome: stream.status, threadOpen: open, muted: stream.thread.muted, decision: label }, 'notification decided');
+    if (!created) return 'skipped';
+    this.pusher.push(stream.userId, toNotification(created));
+    return 'notified';
+  }
+}
+
+/** A pusher over anything with socket.io's `to(room).emit` (the Redis emitter in the worker). */
+export function roomPusher(emitter: { to(room: string): { emit(event: string, payload: unknown): unknown } }): NotificationPusher {
+  return { push: (userId, notification) => void emitter.to(rooms.user(userId)).emit(EVENTS.notificationCreated, notification) };
+}

@@ -1,0 +1,60 @@
+import type { Logger, PrismaClient } from '@bgs/server';
+import type { NotificationDecider } from './notification-decider';
+import type { LostStreamReaper } from './lost-stream-reaper';
+
+export interface SweepOptions {
+  intervalMs: number;
+  /** An ended stream is left to the event listener this long before the sweep decides it. */
+  decideAfterMs: number;
+  /** A stream active this long is checked against its job. */
+  reapAfterMs: number;
+}
+
+/**
+ * The safety net under the event listener: decides ended streams that have no
+ * notification decision (events dropped, listener down) and reaps lost streams.
+ */
+export class StreamSweep {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly decider: NotificationDecider,
+    private readonly reaper: LostStreamReaper,
+    private readonly options: SweepOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.runOnce(), this.options.intervalMs);
+    this.timer.unref();
+    void this.runOnce();
+  }
+
+  /** One pass; concurrent calls share the pass in progress. */
+  runOnce(): Promise<void> {
+    this.running ??= this.pass()
+      .catch((err: Error) => this.logger.error({ err: err.message }, 'sweep failed; will retry'))
+      .finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async pass(): Promise<void> {
+    const undecided = await this.prisma.stream.findMany({
+      where: { status: { in: ['completed', 'failed', 'cancelled'] }, notificationDecision: null, endedAt: { lt: new Date(Date.now() - this.options.decideAfterMs) } },
+      select: { id: true },
+      orderBy: { endedAt: 'asc' },
+      take: 500,
+    });
+    for (const { id } of undecided) await this.decider.decide(id);
+    const reaped = await this.reaper.reapActive(this.options.reapAfterMs);
+    if (undecided.length || reaped) this.logger.info({ decided: undecided.length, reaped }, 'sweep');
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+}

@@ -1,0 +1,27 @@
+import type { Config } from 'jest';
+
+// Types are checked once by `tsc --noEmit` (npm test runs it first), so ts-jest only transpiles.
+const transform: Config['transform'] = {
+  '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', diagnostics: false }],
+};
+const moduleNameMapper = {
+  '^@bgs/shared$': '<rootDir>/libs/shared/src/index.ts',
+  '^@bgs/server$': '<rootDir>/libs/server/src/index.ts',
+  '^@bgs/client$': '<rootDir>/libs/client/src/index.ts',
+};
+const common = { rootDir: '.', transform, moduleNameMapper, testEnvironment: 'node', moduleFileExtensions: ['ts', 'js', 'json'] };
+
+const config: Config = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/{apps,libs,test}/**/*.int.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      testTimeout: 60_000,
+    },
+  ],
+};
+
+export default config;

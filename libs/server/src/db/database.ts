@@ -1,0 +1,52 @@
+import { PrismaPg } from '@prisma/adapter-pg';
+import { Pool, type PoolClient } from 'pg';
+import { PrismaClient } from './generated/client';
+
+export { PrismaClient, Prisma } from './generated/client';
+export type { Thread as ThreadRow, Message as MessageRow, Stream as StreamRow, Notification as NotificationRow } from './generated/client';
+
+/** Counts SQL statements sent to Postgres: the tests' "queries per stream" figure. */
+export interface QueryCounter {
+  count: number;
+}
+
+export interface Database {
+  prisma: PrismaClient;
+  pool: Pool;
+  queries: QueryCounter;
+  close(): Promise<void>;
+}
+
+/**
+ * A Prisma client over a pg pool whose connections count every statement they send,
+ * so "no query per token" is a number a test can read, not a promise.
+ */
+export function createDatabase(connectionString: string, options: { max?: number } = {}): Database {
+  const pool = new Pool({ connectionString, max: options.max ?? 10, idleTimeoutMillis: 30_000 });
+  const queries: QueryCounter = { count: 0 };
+  pool.on('connect', (client: PoolClient) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as { query: unknown }).query = (...args: unknown[]) => {
+      queries.count++;
+      return query(...args);
+    };
+  });
+  // An idle client's error (Postgres restarted) must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  let closing: Promise<void> | null = null;
+  return {
+    prisma,
+    pool,
+    queries,
+    close: () => (closing ??= prisma.$disconnect().then(() => pool.end()).catch(() => undefined)),
+  };
+}
+
+/** True for errors that mean "Postgres is unreachable right now", worth a 503 and a retry. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const text = `${(err as { code?: string })?.code ?? ''} ${(err as Error)?.message ?? ''}`;
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|57P01|57P03|53300|08\d\d\d|terminating connection|Connection terminated|connect ECONN|Can't reach database|timeout exceeded when trying to connect|DatabaseNotReachable|P1001|P1017|P2024/i.test(
+    text,
+  );
+}

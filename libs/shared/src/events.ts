@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import type { ErrorCode } from './errors';
+import type { Message, Notification, StreamStatus } from './api-types';
+import { idSchema } from './api-types';
+
+/** Socket.io event names, in one place so the client and the server cannot disagree. */
+export const EVENTS = {
+  threadOpen: 'thread.open',
+  threadClose: 'thread.close',
+  streamStarted: 'stream.started',
+  streamDelta: 'stream.delta',
+  streamReset: 'stream.reset',
+  streamCompleted: 'stream.completed',
+  streamFailed: 'stream.failed',
+  streamCancelled: 'stream.cancelled',
+  notificationCreated: 'notification.created',
+} as const;
+
+/** Room names: every socket joins its user's room; `thread.open` joins the thread's. */
+export const rooms = {
+  user: (userId: string) => `user:${userId}`,
+  thread: (threadId: string) => `thread:${threadId}`,
+};
+
+export interface StreamSnapshot {
+  streamId: string;
+  messageId: string;
+  status: StreamStatus;
+  attempt: number;
+  seq: number;
+  content: string;
+}
+
+export type ThreadOpenAck = { ok: true; streams: StreamSnapshot[] } | { ok: false; error: { code: ErrorCode; message?: string } };
+export type ThreadCloseAck = { ok: true } | { ok: false; error: { code: ErrorCode; message?: string } };
+
+export interface StreamStartedEvent { streamId: string; threadId: string; messageId: string; attempt: number }
+/** `text` is what frame `seq` appends to the content of attempt `attempt`. `at` is the producer's clock (ms). */
+export interface StreamDeltaEvent { streamId: string; threadId: string; attempt: number; seq: number; text: string; at?: number }
+export interface StreamResetEvent { streamId: string; threadId: string; attempt: number }
+export interface StreamCompletedEvent { streamId: string; threadId: string; message: Message }
+export interface StreamFailedEvent { streamId: string; threadId: string; messageId: string; error: { code: string; message: string } }
+export interface StreamCancelledEvent { streamId: string; threadId: string; messageId: string }
+
+export interface ServerToClientEvents {
+  'stream.started': (e: StreamStartedEvent) => void;
+  'stream.delta': (e: StreamDeltaEvent) => void;
+  'stream.reset': (e: StreamResetEvent) => void;
+  'stream.completed': (e: StreamCompletedEvent) => void;
+  'stream.failed': (e: StreamFailedEvent) => void;
+  'stream.cancelled': (e: StreamCancelledEvent) => void;
+  'notification.created': (n: Notification) => void;
+}
+
+export interface ClientToServerEvents {
+  'thread.open': (payload: { threadId: string }, ack: (a: ThreadOpenAck) => void) => void;
+  'thread.close': (payload: { threadId: string }, ack?: (a: ThreadCloseAck) => void) => void;
+}
+
+export const threadRefPayload = z.strictObject({ threadId: idSchema });

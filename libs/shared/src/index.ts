@@ -1,0 +1,6 @@
+export * from './api-types';
+export * from './config';
+export * from './errors';
+export * from './events';
+export * from './queue';
+export * from './resume-rule';
