@@ -1,0 +1,138 @@
+// `npm start`: install what is missing, start local Redis and Postgres under .data/ (unless
+// REDIS_URL / DATABASE_URL are set), migrate, then run the API and worker processes.
+// Flags: --api N --workers M (or API_INSTANCES / WORKER_INSTANCES). Ports: PORT, PORT+1, …
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { build, ensureDependencies, ensurePrismaClient, migrate, repoRoot } from './lib/bootstrap.mjs';
+import { ensureDatabase, ensurePostgres, ensureRedis } from './lib/services.mjs';
+
+const log = (m) => console.log(`[start] ${m}`);
+
+function parseCount(flag, envName, fallback) {
+  const i = process.argv.indexOf(flag);
+  const raw = i >= 0 ? process.argv[i + 1] : process.env[envName];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 32) throw new Error(`${flag} / ${envName} must be an integer from 0 to 32, got ${raw}`);
+  return n;
+}
+
+/** A dev secret kept under .data/ so tokens survive restarts; never used when AUTH_SECRET is set. */
+function devSecret(dataDir) {
+  const file = path.join(dataDir, 'auth-secret');
+  if (!fs.existsSync(file)) fs.writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
+  return fs.readFileSync(file, 'utf8').trim();
+}
+
+function run(name, bundle, env) {
+  const child = spawn(process.execPath, ['--enable-source-maps', path.join(repoRoot, 'dist', bundle, 'main.js')], {
+    cwd: repoRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const prefix = (stream, out) => {
+    let rest = '';
+    stream.on('data', (chunk) => {
+      rest += chunk.toString();
+      let nl;
+      while ((nl = rest.indexOf('\n')) >= 0) {
+        out.write(`[${name}] ${rest.slice(0, nl)}\n`);
+        rest = rest.slice(nl + 1);
+      }
+    });
+  };
+  prefix(child.stdout, process.stdout);
+  prefix(child.stderr, process.stderr);
+  return child;
+}
+
+async function waitForReady(url, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${url}/readyz`);
+      if (res.ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url}/readyz did not turn ready within ${timeoutMs} ms`);
+}
+
+async function main() {
+  const apis = parseCount('--api', 'API_INSTANCES', 1);
+  const workers = parseCount('--workers', 'WORKER_INSTANCES', 1);
+  const dataDir = path.join(repoRoot, '.data');
+  fs.mkdirSync(dataDir, { recursive: true });
+
+  ensureDependencies(log);
+  ensurePrismaClient(log);
+  await build(log);
+
+  const background = !['false', '0', 'no', 'off'].includes(String(process.env.BACKGROUND_STREAMING ?? 'true').toLowerCase());
+  const env = { ...process.env };
+  if (!env.DATABASE_URL) env.DATABASE_URL = ensureDatabase(await ensurePostgres(dataDir, log), 'bgs');
+  if (!env.REDIS_URL && background) env.REDIS_URL = (await ensureRedis(path.join(dataDir, 'redis'), log)).url;
+  env.AUTH_SECRET ??= devSecret(dataDir);
+  env.NODE_ENV ??= 'development';
+  if (env.NODE_ENV !== 'production') env.AUTH_DEV_TOKENS ??= '1';
+  migrate(env.DATABASE_URL);
+
+  const basePort = Number(env.PORT ?? 3000);
+  const children = [];
+  for (let i = 0; i < apis; i++) children.push(run(`api${apis > 1 ? i + 1 : ''}`, 'api', { ...env, PORT: String(basePort + i) }));
+  if (background) for (let i = 0; i < workers; i++) children.push(run(`worker${workers > 1 ? i + 1 : ''}`, 'worker', env));
+
+  let stopping = false;
+  const stopAll = (signal) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping ${children.length} processes…`);
+    for (const c of children) c.kill('SIGTERM');
+  };
+  process.on('SIGINT', () => stopAll('SIGINT'));
+  process.on('SIGTERM', () => stopAll('SIGTERM'));
+  for (const c of children) {
+    c.on('exit', (code, signal) => {
+      if (!stopping) {
+        log(`a process exited (${signal ?? code}); stopping the rest`);
+        stopAll('exit');
+        process.exitCode = 1;
+      }
+    });
+  }
+
+  if (apis > 0) {
+    const url = `http://localhost:${basePort}`;
+    await waitForReady(`http://127.0.0.1:${basePort}`);
+    let token = '';
+    if (env.AUTH_DEV_TOKENS === '1' || env.AUTH_DEV_TOKENS === 'true') {
+      const res = await fetch(`http://127.0.0.1:${basePort}/api/dev/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ userId: 'demo' }),
+      });
+      token = (await res.json()).token;
+    }
+    console.log(
+      [
+        '',
+        `  Ready: ${apis} API instance(s) on ports ${basePort}…${basePort + apis - 1}, ${background ? workers : 0} worker(s), background streaming ${background ? 'on' : 'off'}.`,
+        `  Chat page:  ${url}/`,
+        token ? `  Dev token (user "demo"):\n    ${token}` : '  Dev tokens are off.',
+        token ? `  Try:  curl -s -X POST ${url}/api/threads -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"title":"Hello"}'` : '',
+        '  Stop with Ctrl-C.',
+        '',
+      ].join('\n'),
+    );
+  }
+  await Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))));
+}
+
+main().catch((err) => {
+  console.error(`[start] ${err.message ?? err}`);
+  process.exit(1);
+});
