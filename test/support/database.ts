@@ -21,7 +21,7 @@ async function admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
 /** A fresh, migrated database for one test file, cloned from the template in ~100 ms. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const { pgAdminUrl, templateDb } = testEnv();
-  const name = `bgs_t_${randomBytes(6).toString('hex')}`;
+  const name = `bgs_t_${Math.floor(Date.now() / 1000)}_${randomBytes(4).toString('hex')}`;
   await admin((c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${templateDb}"`));
   const url = new URL(pgAdminUrl);
   url.pathname = `/${name}`;
