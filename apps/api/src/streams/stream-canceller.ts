@@ -41,4 +41,15 @@ export class StreamCanceller {
     }
     logger.info({ streamId: stream.id, threadId: stream.threadId, job }, 'cancel requested');
   }
+
+  /** The stream's thread was just deleted: stop whoever runs it and tell the thread's sockets. */
+  async cancelDeleted(stream: StreamRow): Promise<void> {
+    if (isTerminalStreamStatus(stream.status)) return;
+    const { live, queue, local, finisher, logger } = this.deps;
+    if (local?.cancel(stream.id)) return;
+    if (live) await live.requestCancel(stream.id);
+    if (queue) await queue.removeIfNotRunning(stream.id);
+    await finisher.endDeleted(stream);
+    logger.info({ streamId: stream.id, threadId: stream.threadId }, 'stream of a deleted thread cancelled');
+  }
 }

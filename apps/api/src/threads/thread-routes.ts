@@ -36,11 +36,10 @@ export function threadRoutes(deps: { threads: ThreadStore; canceller: StreamCanc
   router.delete('/threads/:threadId', async (req, res) => {
     const threadId = parseInput(idSchema, req.params.threadId, 'thread id');
     const thread = await threads.get(userIdOf(res), threadId);
-    if (thread.activeStreamId) {
-      const stream = await prisma.stream.findUnique({ where: { id: thread.activeStreamId } });
-      if (stream) await canceller.cancel(stream);
-    }
+    const active = thread.activeStreamId ? await prisma.stream.findUnique({ where: { id: thread.activeStreamId } }) : null;
     await threads.delete(userIdOf(res), threadId);
+    // After the delete, so no new stream can start on the thread in between.
+    if (active) await canceller.cancelDeleted(active);
     res.status(204).end();
   });
 

@@ -28,6 +28,20 @@ export class StreamFinisher {
     return null;
   }
 
+  /**
+   * Its thread was deleted, rows and all: mark the live state ended and tell the
+   * thread's sockets, since the worker will find nothing left to end.
+   */
+  async endDeleted(stream: StreamRow): Promise<void> {
+    if (!this.live || !this.keys) return;
+    const packet = encodeRoomEvent(this.keys.socketIoKey, rooms.thread(stream.threadId), EVENTS.streamCancelled, {
+      streamId: stream.id,
+      threadId: stream.threadId,
+      messageId: stream.messageId,
+    });
+    await this.live.finish(stream.id, null, 'cancelled', null, packet);
+  }
+
   /** Makes the live state agree with a stream Postgres already ended (no-op otherwise). */
   async resync(streamId: string): Promise<void> {
     if (!this.live) return;
