@@ -11,16 +11,22 @@ const moduleNameMapper = {
 };
 const common = { rootDir: '.', transform, moduleNameMapper, testEnvironment: 'node', moduleFileExtensions: ['ts', 'js', 'json'] };
 
+const integration = {
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  setupFilesAfterEnv: ['<rootDir>/test/support/jest-timeout.ts'],
+};
+
 const config: Config = {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'] },
     {
       ...common,
+      ...integration,
       displayName: 'integration',
       testMatch: ['<rootDir>/{apps,libs,test}/**/*.int.ts'],
-      globalSetup: '<rootDir>/test/support/global-setup.ts',
-      setupFilesAfterEnv: ['<rootDir>/test/support/jest-timeout.ts'],
     },
+    // Crashes and restarts of Redis, Postgres and processes, each with services of its own.
+    { ...common, ...integration, displayName: 'faults', testMatch: ['<rootDir>/test/faults/**/*.fault.ts'] },
   ],
 };
 
