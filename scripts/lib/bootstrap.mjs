@@ -37,7 +37,8 @@ export function ensurePrismaClient(log = console.log) {
   execFileSync(path.join(repoRoot, 'node_modules', '.bin', 'prisma'), ['generate'], {
     cwd: repoRoot,
     stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? '/bin/true', PRISMA_HIDE_UPDATE_MESSAGE: '1' },
+    // CHECKPOINT_DISABLE: the CLI would otherwise phone home (telemetry) from an offline machine.
+    env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? '/bin/true', PRISMA_HIDE_UPDATE_MESSAGE: '1', CHECKPOINT_DISABLE: '1' },
   });
   fs.writeFileSync(stamp, wanted);
 }

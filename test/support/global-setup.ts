@@ -9,9 +9,10 @@ export default async function globalSetup(): Promise<void> {
   if (process.env.TEST_PG_ADMIN_URL && process.env.TEST_REDIS_URL) return;
   const root = path.resolve(__dirname, '..', '..');
   const script = `
-    const { build } = await import('./scripts/lib/bootstrap.mjs');
+    const { build, ensurePrismaClient } = await import('./scripts/lib/bootstrap.mjs');
     const { prepareTestEnvironment } = await import('./scripts/lib/test-env.mjs');
     const log = (m) => console.error(m);
+    ensurePrismaClient(log);
     await build(log);
     console.log(JSON.stringify(await prepareTestEnvironment(log)));`;
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
