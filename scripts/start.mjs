@@ -1,6 +1,7 @@
 // `npm start`: install what is missing, start local Redis and Postgres under .data/ (unless
 // REDIS_URL / DATABASE_URL are set), migrate, then run the API and worker processes.
-// Flags: --api N --workers M (or API_INSTANCES / WORKER_INSTANCES). Ports: PORT, PORT+1, …
+// Flags: --api N --workers M (or API_INSTANCES / WORKER_INSTANCES). Ports: PORT, PORT+1, … for
+// the APIs, then one metrics port per worker (METRICS_PORT, METRICS_PORT+1, … when it is set).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -10,9 +11,18 @@ import { ensureDatabase, ensurePostgres, ensureRedis } from './lib/services.mjs'
 
 const log = (m) => console.log(`[start] ${m}`);
 
+/**
+ * `--api N` / `--workers M` as given to this script (`npm start -- --api 2`), or as npm passes
+ * `npm start --api=2` (npm_config_api=2), or from the environment. A bare `npm start --api 2`
+ * is refused: npm keeps `--api` for itself and passes only the number, so it cannot be read.
+ */
 function parseCount(flag, envName, fallback) {
   const i = process.argv.indexOf(flag);
-  const raw = i >= 0 ? process.argv[i + 1] : process.env[envName];
+  const fromNpm = process.env[`npm_config_${flag.slice(2)}`];
+  if (i < 0 && fromNpm === 'true') {
+    throw new Error(`npm kept ${flag} for itself: run \`npm start -- ${flag} N\` or \`npm start ${flag}=N\``);
+  }
+  const raw = i >= 0 ? process.argv[i + 1] : (fromNpm ?? process.env[envName]);
   if (raw === undefined) return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0 || n > 32) throw new Error(`${flag} / ${envName} must be an integer from 0 to 32, got ${raw}`);
@@ -20,8 +30,8 @@ function parseCount(flag, envName, fallback) {
 }
 
 /** A dev secret kept under .data/ so tokens survive restarts; never used when AUTH_SECRET is set. */
-function devSecret(dataDir) {
-  const file = path.join(dataDir, 'auth-secret');
+function devSecret(dataDir, name = 'auth-secret') {
+  const file = path.join(dataDir, name);
   if (!fs.existsSync(file)) fs.writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
   return fs.readFileSync(file, 'utf8').trim();
 }
@@ -48,11 +58,12 @@ function run(name, bundle, env) {
   return child;
 }
 
-async function waitForReady(url, timeoutMs = 30_000) {
+/** Polls /readyz; generous, since a busy 2-core machine can take a while to start four processes. */
+async function waitForReady(url, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(`${url}/readyz`);
+      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(5_000) });
       if (res.ok) return;
     } catch {
       /* not listening yet */
@@ -79,12 +90,19 @@ async function main() {
   env.AUTH_SECRET ??= devSecret(dataDir);
   env.NODE_ENV ??= 'development';
   if (env.NODE_ENV !== 'production') env.AUTH_DEV_TOKENS ??= '1';
+  // The queue board is opened with a token; in development one is made up like the auth secret.
+  if (env.NODE_ENV !== 'production' && background) env.ADMIN_TOKEN ??= devSecret(dataDir, 'admin-token');
   migrate(env.DATABASE_URL);
 
   const basePort = Number(env.PORT ?? 3000);
   const children = [];
   for (let i = 0; i < apis; i++) children.push(run(`api${apis > 1 ? i + 1 : ''}`, 'api', { ...env, PORT: String(basePort + i) }));
-  if (background) for (let i = 0; i < workers; i++) children.push(run(`worker${workers > 1 ? i + 1 : ''}`, 'worker', env));
+  // Each worker serves its own /metrics; with METRICS_PORT=0 each picks a free port and logs it.
+  const metricsBase = env.METRICS_PORT !== undefined && env.METRICS_PORT !== '' ? Number(env.METRICS_PORT) : basePort === 0 ? 0 : basePort + apis;
+  const metricsPort = (i) => (metricsBase === 0 ? 0 : metricsBase + i);
+  if (background) {
+    for (let i = 0; i < workers; i++) children.push(run(`worker${workers > 1 ? i + 1 : ''}`, 'worker', { ...env, METRICS_PORT: String(metricsPort(i)) }));
+  }
 
   let stopping = false;
   const stopAll = (signal) => {
@@ -105,6 +123,19 @@ async function main() {
     });
   }
 
+  // From here on, a failure (an API that never turns ready) must not leave the processes behind.
+  try {
+    await announce({ apis, workers, background, basePort, metricsBase, metricsPort, env });
+  } catch (err) {
+    stopAll('failure');
+    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', r)))));
+    throw err;
+  }
+  await Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))));
+}
+
+/** Waits for the first API, then prints where everything is (and a dev token when they are on). */
+async function announce({ apis, workers, background, basePort, metricsBase, metricsPort, env }) {
   if (apis > 0) {
     const url = `http://localhost:${basePort}`;
     await waitForReady(`http://127.0.0.1:${basePort}`);
@@ -122,6 +153,10 @@ async function main() {
         '',
         `  Ready: ${apis} API instance(s) on ports ${basePort}…${basePort + apis - 1}, ${background ? workers : 0} worker(s), background streaming ${background ? 'on' : 'off'}.`,
         `  Chat page:  ${url}/`,
+        `  Metrics:    ${url}/metrics${apis > 1 ? ` (each API on its own port)` : ''}` +
+          (background && workers > 0 ? `; workers: ${metricsBase === 0 ? 'ports logged as "metrics listening"' : `http://localhost:${metricsPort(0)}/metrics${workers > 1 ? ` … ${metricsPort(workers - 1)}` : ''}`}` : ''),
+        `  API docs:   ${url}/api/openapi.json`,
+        background && env.ADMIN_TOKEN ? `  Queues:     ${url}/admin/queues?token=${env.ADMIN_TOKEN}` : '',
         token ? `  Dev token (user "demo"):\n    ${token}` : '  Dev tokens are off.',
         token ? `  Try:  curl -s -X POST ${url}/api/threads -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"title":"Hello"}'` : '',
         '  Stop with Ctrl-C.',
@@ -129,7 +164,6 @@ async function main() {
       ].join('\n'),
     );
   }
-  await Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))));
 }
 
 main().catch((err) => {

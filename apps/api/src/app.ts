@@ -1,12 +1,19 @@
 import express, { type Express } from 'express';
 import { ApiError, type Capabilities } from '@bgs/shared';
 import type { Logger, PrismaClient, Redis } from '@bgs/server';
+import { QUEUE_BOARD_PATH } from './admin/queue-board';
 import { devTokenRoutes } from './auth/dev-token-routes';
 import { requireUser, type UserRegistry } from './auth/require-user';
 import { capabilitiesRoute, healthRoutes } from './health/health-routes';
 import { errorMiddleware, notFoundRoute } from './http/error-middleware';
 import { messageRoutes, type MessageRouteDeps } from './messages/message-routes';
 import { notificationRoutes } from './notifications/notification-routes';
+import type { ApiMetrics } from './observability/api-metrics';
+import { httpMetrics, RouteLabels } from './observability/http-metrics';
+import { metricsRoutes } from './observability/metrics-routes';
+import { buildOpenApiDocument } from './openapi/openapi-document';
+import { openApiRoutes } from './openapi/openapi-routes';
+import { listAppRoutes } from './openapi/route-list';
 import type { StreamCanceller } from './streams/stream-canceller';
 import { streamRoutes } from './streams/stream-routes';
 import { threadRoutes } from './threads/thread-routes';
@@ -22,7 +29,11 @@ export interface AppDeps extends MessageRouteDeps {
   auth: { secret: string; devTokens: boolean };
   maxBodyBytes: number;
   logger: Logger;
-  /** Mounted before the API routes (metrics, admin, demo page). */
+  /** `GET /metrics` and the HTTP duration histogram. */
+  metrics: ApiMetrics;
+  /** Bull Board behind ADMIN_TOKEN (see admin/queue-board.ts); null: `/admin/queues` is a 404. */
+  queueBoard: express.Router | null;
+  /** Mounted before the API routes (demo page). */
   extraRoutes?: express.Router[];
 }
 
@@ -35,18 +46,27 @@ const requireJsonBody: express.RequestHandler = (req, _res, next) => {
   next();
 };
 
-/** The HTTP API: public health routes, then `/api` behind bearer auth, then JSON errors. */
+/**
+ * The HTTP API: public health, metrics and admin routes, then `/api` (its document and
+ * capabilities public, the rest behind bearer auth), then JSON errors.
+ */
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+  // Route templates are read once every route is registered (at the first response).
+  let labels: RouteLabels | null = null;
+  app.use(httpMetrics(deps.metrics.httpDuration, () => (labels ??= new RouteLabels(listAppRoutes(app), deps.queueBoard ? [QUEUE_BOARD_PATH] : []))));
   app.use(requireJsonBody);
   app.use(express.json({ limit: deps.maxBodyBytes, strict: true, type: ['application/json', 'application/*+json'] }));
   app.use(healthRoutes({ prisma: deps.prisma, redis: deps.redis }));
+  app.use(metricsRoutes(deps.metrics.registry));
+  if (deps.queueBoard) app.use(deps.queueBoard);
   for (const router of deps.extraRoutes ?? []) app.use(router);
 
   const api = express.Router();
+  api.use(openApiRoutes(buildOpenApiDocument({ maxMessageChars: deps.maxMessageChars, devTokens: deps.auth.devTokens, queueBoard: deps.queueBoard !== null })));
   api.use(capabilitiesRoute(deps.capabilities));
   if (deps.auth.devTokens) api.use(devTokenRoutes(deps.auth.secret));
   api.use(requireUser(deps.auth.secret, deps.users));

@@ -14,6 +14,7 @@ import {
   StreamFinisher,
   StreamStore,
 } from '@bgs/server';
+import { queueBoardRoutes } from './admin/queue-board';
 import { createApp } from './app';
 import { UserRegistry } from './auth/require-user';
 import { DirectGenerator } from './direct/direct-generator';
@@ -21,6 +22,7 @@ import { createGenerationQueue } from './generation/generation-queue';
 import { MessageSender } from './messages/message-sender';
 import { MessageStore } from './messages/message-store';
 import { memoryRateLimiter, redisRateLimiter } from './messages/send-rate-limiter';
+import { ApiMetrics } from './observability/api-metrics';
 import { PresenceTracker } from './presence/presence-tracker';
 import { createRealtimeServer, type RealtimeServer } from './realtime/socket-server';
 import { StreamCanceller } from './streams/stream-canceller';
@@ -33,6 +35,9 @@ async function main(): Promise<void> {
   const logger = createLogger('api', config.logLevel);
   const db = createDatabase(config.databaseUrl, { max: 20 });
   const { prisma } = db;
+  // A process's first Prisma query connects and loads the query compiler (0.5–2 s): pay it now,
+  // in the background, rather than on the first user's request. Failing here changes nothing.
+  prisma.stream.findFirst({ select: { id: true } }).catch((err: Error) => logger.warn({ err: err.message }, 'database warm-up failed; queries will retry'));
   const streams = new StreamStore(prisma);
   const threads = new ThreadStore(prisma);
   const messages = new MessageStore(prisma);
@@ -45,10 +50,10 @@ async function main(): Promise<void> {
     defaultModel: config.provider.model,
   };
   const closers: Array<() => Promise<unknown>> = [];
+  const metrics = new ApiMetrics();
   const server = http.createServer();
   let io: RealtimeServer | null = null;
 
-  let app;
   if (config.redis) {
     const keys = redisKeys(config.redis.prefix);
     // HTTP paths fail fast while Redis is down (503), instead of queueing commands.
@@ -63,12 +68,17 @@ async function main(): Promise<void> {
     const canceller = new StreamCanceller({ live, queue, local: null, finisher, logger });
     const presence = new PresenceTracker(new PresenceStore(commands, keys, config.presenceTtlMs), logger);
     const sender = new MessageSender(messages, queue, redisRateLimiter(commands, keys, config.rateLimit.sends, config.rateLimit.windowMs), logger);
-    app = createApp({
+    const queueBoard = config.auth.adminToken ? queueBoardRoutes(config.auth.adminToken, [queue.queue]) : null;
+    // Express takes the server's requests before socket.io attaches: engine.io then passes
+    // it everything but /socket.io/ (attached after, express would also answer long-polling).
+    server.on('request', createApp({
       prisma, redis: commands, users, threads, canceller, capabilities, logger, messages, reader, sender, direct: null,
       defaultModel: config.provider.model, maxMessageChars: config.http.maxMessageChars, maxBodyBytes: config.http.maxBodyBytes,
-      auth: config.auth,
-    });
+      auth: config.auth, metrics, queueBoard,
+    }));
     io = createRealtimeServer(server, { secret: config.auth.secret, users, pubClient, subClient, socketIoKey: keys.socketIoKey, logger, threads, reader, presence });
+    metrics.watchRealtime(io, presence);
+    metrics.watchQueue(queue.queue, logger);
     presence.start();
     closers.push(
       () => presence.stop(),
@@ -82,18 +92,18 @@ async function main(): Promise<void> {
     const generator = new DirectGenerator({ provider, streams, finisher, frames: config.frames, logger });
     const reader = new StreamReader(prisma, generator);
     const canceller = new StreamCanceller({ live: null, queue: null, local: generator, finisher, logger });
-    app = createApp({
+    server.on('request', createApp({
       prisma, redis: null, users, threads, canceller, capabilities, logger, messages, reader, sender: null,
       direct: { generator, rateLimiter: memoryRateLimiter(config.rateLimit.sends, config.rateLimit.windowMs) },
       defaultModel: config.provider.model, maxMessageChars: config.http.maxMessageChars, maxBodyBytes: config.http.maxBodyBytes,
-      auth: config.auth,
-    });
+      auth: config.auth, metrics, queueBoard: null,
+    }));
+    metrics.watchDirect(generator);
   }
 
-  server.on('request', app);
   await new Promise<void>((resolve) => server.listen(config.http.port, config.http.host, resolve));
   const { port } = server.address() as AddressInfo;
-  logger.info({ port, host: config.http.host, backgroundStreaming: config.backgroundStreaming, provider: provider.name }, 'listening');
+  logger.info({ port, host: config.http.host, backgroundStreaming: config.backgroundStreaming, provider: provider.name, queueBoard: Boolean(config.redis && config.auth.adminToken) }, 'listening');
 
   onShutdown(logger, async () => {
     // Stop accepting, let in-flight responses finish, then close sockets and clients.

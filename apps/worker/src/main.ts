@@ -22,6 +22,8 @@ import { CompletionListener } from './notifications/completion-listener';
 import { LostStreamReaper } from './notifications/lost-stream-reaper';
 import { NotificationDecider, roomPusher } from './notifications/notification-decider';
 import { StreamSweep } from './notifications/stream-sweep';
+import { MetricsServer } from './observability/metrics-server';
+import { WorkerMetrics } from './observability/worker-metrics';
 
 /** The worker process: generations (role `generator`), notifications (role `listener`), or both. */
 async function main(): Promise<void> {
@@ -34,6 +36,9 @@ async function main(): Promise<void> {
   const { url, prefix } = config.redis;
   const keys = redisKeys(prefix);
   const db = createDatabase(config.databaseUrl, { max: 20 });
+  // A process's first Prisma query connects and loads the query compiler (0.5–2 s): pay it now,
+  // in the background, rather than on the first user's request. Failing here changes nothing.
+  db.prisma.stream.findFirst({ select: { id: true } }).catch((err: Error) => logger.warn({ err: err.message }, 'database warm-up failed; queries will retry'));
   const commands = createRedis(url, { name: 'worker-commands' });
   const subscriber = createRedis(url, { name: 'worker-cancel-subscriber' });
   const live = new LiveStreamStore(commands, keys, config.frames.liveTtlSeconds);
@@ -41,6 +46,13 @@ async function main(): Promise<void> {
   const finisher = new StreamFinisher(streams, live, keys);
   const cancels = new CancelSignals(subscriber, keys.cancelChannel, logger);
   const closers: Array<() => Promise<unknown>> = [];
+  const metrics = new WorkerMetrics();
+  // Before taking any job, so a taken port fails the start instead of a running worker.
+  const metricsServer = config.metrics.workerPort === null ? null : new MetricsServer(metrics.registry);
+  if (metricsServer && config.metrics.workerPort !== null) {
+    const port = await metricsServer.listen(config.metrics.workerPort, config.http.host);
+    logger.info({ port, host: config.http.host }, 'metrics listening');
+  }
 
   let worker: Worker<GenerationJob, GenerationResult> | null = null;
   if (config.worker.role !== 'listener') {
@@ -56,6 +68,8 @@ async function main(): Promise<void> {
         keys,
         frames: config.frames,
         logger,
+        onFrame: metrics.onFrame,
+        onEnd: metrics.onEnd,
       }),
       {
         connection: bullConnection(url),
@@ -69,6 +83,7 @@ async function main(): Promise<void> {
     worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
     worker.on('stalled', (jobId) => logger.warn({ jobId, streamId: jobId }, 'job stalled: its worker died; another attempt will run'));
     await worker.waitUntilReady();
+    metrics.watchRunning(cancels);
     closers.push(() => stopGenerating(worker as Worker, cancels, config, logger), () => cancels.close());
   }
 
@@ -79,7 +94,7 @@ async function main(): Promise<void> {
       streams: { events: { maxLen: config.worker.eventsMaxLen } },
     });
     const presence = new PresenceStore(commands, keys, config.presenceTtlMs);
-    const decider = new NotificationDecider(db.prisma, presence, roomPusher(new Emitter(commands, { key: keys.socketIoKey })), logger);
+    const decider = new NotificationDecider(db.prisma, presence, roomPusher(new Emitter(commands, { key: keys.socketIoKey })), logger, metrics.onDecision);
     const reaper = new LostStreamReaper(db.prisma, queue, live, finisher, logger);
     const listener = new CompletionListener({ redisUrl: url, cursor: commands, keys, decider, reaper, logger });
     const sweep = new StreamSweep(db.prisma, decider, reaper, {
@@ -95,6 +110,7 @@ async function main(): Promise<void> {
   logger.info({ role: config.worker.role, concurrency: config.worker.concurrency, provider: config.provider.kind }, 'worker ready');
   onShutdown(logger, async () => {
     for (const close of closers) await close();
+    await metricsServer?.close(); // last: the final figures stay scrapable while work drains
     await closeRedis(subscriber);
     await closeRedis(commands);
     await db.close();

@@ -1,10 +1,8 @@
 import { z } from 'zod';
 
+/** `true/false`, `1/0`, `yes/no`, `on/off`, in any case (`TRUE`, `Off`). */
 const bool = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
-    .default(fallback ? 'true' : 'false')
-    .transform((v) => v === 'true' || v === '1' || v === 'yes' || v === 'on');
+  z.stringbool({ truthy: ['true', '1', 'yes', 'on'], falsy: ['false', '0', 'no', 'off'] }).default(fallback);
 
 const int = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
@@ -24,8 +22,11 @@ const envSchema = z
     HOST: z.string().min(1).default('127.0.0.1'),
     PORT: int(3000, 0, 65535),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** The worker's Prometheus endpoint (`GET /metrics`); unset: none; 0: any free port, logged. The API serves /metrics on PORT. */
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 
-    DATABASE_URL: url(['postgres', 'postgresql']),
+    // Not WHATWG-parsed: pg also takes socket forms such as `postgresql://user@/db?host=/run/postgresql`.
+    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'must start with postgres:// or postgresql://'),
     REDIS_URL: url(['redis', 'rediss']).optional(),
     REDIS_PREFIX: z
       .string()
@@ -67,14 +68,19 @@ const envSchema = z
     MAX_MESSAGE_CHARS: int(32_000, 1),
     SHUTDOWN_GRACE_MS: int(10_000, 0),
   })
-  .superRefine((env, ctx) => {
-    if (env.BACKGROUND_STREAMING && !env.REDIS_URL) {
-      ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'is required when BACKGROUND_STREAMING is on' });
-    }
-    if (env.AUTH_DEV_TOKENS && env.NODE_ENV === 'production') {
-      ctx.addIssue({ code: 'custom', path: ['AUTH_DEV_TOKENS'], message: 'must be off when NODE_ENV=production' });
-    }
-  });
+  // Runs even when other variables are bad (`when`), so one start names every problem;
+  // a variable that failed its own check holds its raw string here, hence the `=== true`.
+  .superRefine(
+    (env, ctx) => {
+      if (env.BACKGROUND_STREAMING === true && env.REDIS_URL === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'is required when BACKGROUND_STREAMING is on' });
+      }
+      if (env.AUTH_DEV_TOKENS === true && env.NODE_ENV === 'production') {
+        ctx.addIssue({ code: 'custom', path: ['AUTH_DEV_TOKENS'], message: 'must be off when NODE_ENV=production' });
+      }
+    },
+    { when: () => true },
+  );
 
 export type Env = z.infer<typeof envSchema>;
 
@@ -83,6 +89,8 @@ export interface Config {
   env: Env['NODE_ENV'];
   http: { host: string; port: number; maxBodyBytes: number; maxMessageChars: number };
   logLevel: Env['LOG_LEVEL'];
+  /** Where a worker serves its metrics; null: it serves none. */
+  metrics: { workerPort: number | null };
   databaseUrl: string;
   redis: { url: string; prefix: string } | null;
   auth: { secret: string; devTokens: boolean; adminToken: string | null };
@@ -120,11 +128,11 @@ export class ConfigError extends Error {
 }
 
 /**
- * Parses and validates the process environment. Empty strings count as unset,
+ * Parses and validates the process environment. Empty (or blank) strings count as unset,
  * so `FOO= npm start` falls back to the default instead of failing.
  */
 export function loadConfig(source: Record<string, string | undefined>): Config {
-  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'} ${i.message}`));
@@ -134,6 +142,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     env: e.NODE_ENV,
     http: { host: e.HOST, port: e.PORT, maxBodyBytes: e.MAX_BODY_BYTES, maxMessageChars: e.MAX_MESSAGE_CHARS },
     logLevel: e.LOG_LEVEL,
+    metrics: { workerPort: e.METRICS_PORT ?? null },
     databaseUrl: e.DATABASE_URL,
     redis: e.BACKGROUND_STREAMING && e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX } : null,
     auth: { secret: e.AUTH_SECRET, devTokens: e.AUTH_DEV_TOKENS, adminToken: e.ADMIN_TOKEN ?? null },
