@@ -41,7 +41,8 @@ describe('background streaming across thread switches', () => {
     let followed = new ThreadFollower(switcher, threadA);
     followed.snapshot(await openThread(switcher, threadA));
 
-    const content = 'Plan a trip [sim tokens=120 rate=150]';
+    // Long enough (2 s) that the switcher is back well before the end, even on a busy machine.
+    const content = 'Plan a trip [sim tokens=300 rate=150]';
     const sent = await api.post(`/api/threads/${threadA}/messages`, { content });
     expect(sent.status).toBe(202);
     const streamId = sent.body.stream.id as string;
@@ -64,7 +65,7 @@ describe('background streaming across thread switches', () => {
     const completed = await nextEvent(stayer, 'stream.completed', (e) => e.streamId === streamId);
     await completedForSwitcher;
 
-    const expected = simulatedAnswer(content, 120).join('');
+    const expected = simulatedAnswer(content, 300).join('');
     expect(completed.message.content).toBe(expected);
     expect(stayed.content(streamId)).toBe(expected);
     expect(followed.content(streamId)).toBe(expected);

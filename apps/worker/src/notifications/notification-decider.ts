@@ -10,6 +10,9 @@ export interface NotificationPusher {
 
 export type DecideResult = 'notified' | 'skipped' | 'already-decided' | 'not-ended' | 'gone';
 
+/** Who asked for the decision: the event listener or the sweep (logged, so catch-up is visible). */
+export type DecisionSource = 'event' | 'sweep';
+
 /**
  * Decides the notification of one ended stream, exactly once across any number of
  * listeners, replays and sweeps: the decision is claimed on the stream row and the
@@ -24,7 +27,7 @@ export class NotificationDecider {
     private readonly onDecision?: (decision: string) => void,
   ) {}
 
-  async decide(streamId: string): Promise<DecideResult> {
+  async decide(streamId: string, via: DecisionSource = 'event'): Promise<DecideResult> {
     const stream = await this.prisma.stream.findUnique({
       where: { id: streamId },
       select: { status: true, notificationDecision: true, threadId: true, userId: true, messageId: true, errorMessage: true, thread: { select: { title: true, muted: true } } },
@@ -50,7 +53,7 @@ export class NotificationDecider {
     if (created === 'lost-claim') return 'already-decided';
     const label = decision.notify ? decision.type : decision.reason;
     this.onDecision?.(label);
-    this.logger.info({ streamId, threadId: stream.threadId, outcome: stream.status, threadOpen: open, muted: stream.thread.muted, decision: label }, 'notification decided');
+    this.logger.info({ streamId, threadId: stream.threadId, outcome: stream.status, threadOpen: open, muted: stream.thread.muted, decision: label, via }, 'notification decided');
     if (!created) return 'skipped';
     this.pusher.push(stream.userId, toNotification(created));
     return 'notified';

@@ -47,9 +47,18 @@ export class StreamSweep {
       orderBy: { endedAt: 'asc' },
       take: 500,
     });
-    for (const { id } of undecided) await this.decider.decide(id);
+    let decided = 0;
+    for (const { id } of undecided) {
+      // One stream that cannot be decided now must not hold back the ones after it.
+      try {
+        const result = await this.decider.decide(id, 'sweep');
+        if (result === 'notified' || result === 'skipped') decided++;
+      } catch (err) {
+        this.logger.error({ streamId: id, err: (err as Error).message }, 'sweep could not decide notification; will retry');
+      }
+    }
     const reaped = await this.reaper.reapActive(this.options.reapAfterMs);
-    if (undecided.length || reaped) this.logger.info({ decided: undecided.length, reaped }, 'sweep');
+    if (decided || reaped) this.logger.info({ decided, reaped }, 'sweep');
   }
 
   async close(): Promise<void> {

@@ -43,10 +43,13 @@ export function createDatabase(connectionString: string, options: { max?: number
   };
 }
 
-/** True for errors that mean "Postgres is unreachable right now", worth a 503 and a retry. */
+/**
+ * True for errors that mean "Postgres is unreachable or saturated right now", worth a
+ * 503 and a retry: connection failures, and a pool too busy to start a transaction.
+ */
 export function isDatabaseUnavailable(err: unknown): boolean {
   const text = `${(err as { code?: string })?.code ?? ''} ${(err as Error)?.message ?? ''}`;
-  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|57P01|57P03|53300|08\d\d\d|terminating connection|Connection terminated|connect ECONN|Can't reach database|timeout exceeded when trying to connect|DatabaseNotReachable|P1001|P1017|P2024/i.test(
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|57P01|57P03|53300|08\d\d\d|terminating connection|Connection terminated|connect ECONN|Can't reach database|timeout exceeded when trying to connect|DatabaseNotReachable|P1001|P1017|P2024|P2028|Unable to start a transaction/i.test(
     text,
   );
 }

@@ -4,18 +4,22 @@ import type { RedisKeys } from '../redis/keys';
 // Scores are expiry times in Redis's own clock, so API instances with skewed clocks agree.
 const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
-const OPEN = `${NOW}
+// The key outlives its latest entry, and only ever gets longer: an instance with a
+// shorter TTL (a rolling config change) must not cut another instance's entries short.
+const KEEP_KEY = `local function keep(key, ttl) if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end end`;
+
+const OPEN = `${NOW} ${KEEP_KEY}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+keep(KEYS[1], tonumber(ARGV[2]))
 return 1`;
 
 // Refreshes entries that still exist (a closed one is not revived by a late heartbeat).
-const REFRESH = `${NOW}
+const REFRESH = `${NOW} ${KEEP_KEY}
 local n = 0
 for i = 1, #KEYS do
   n = n + redis.call('ZADD', KEYS[i], 'XX', 'CH', now + tonumber(ARGV[1]), ARGV[i + 1])
-  redis.call('PEXPIRE', KEYS[i], ARGV[1])
+  keep(KEYS[i], tonumber(ARGV[1]))
 end
 return n`;
 
