@@ -1,4 +1,8 @@
-// Bundles each process into dist/ with esbuild: tsconfig paths resolved, npm packages left external.
+// Bundles each process into dist/ with esbuild: tsconfig paths resolved, npm packages left
+// external. Also bundles libs/client for the browser (dist/client/bgs-client.js, ESM) with
+// its metafile next to it, which test/integration/client-bundle.int.ts checks.
+import fs from 'node:fs';
+import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -9,6 +13,72 @@ const nodeEntries = {
   'worker/main': 'apps/worker/src/main.ts',
   'tools/migrate': 'libs/server/src/db/migrate-cli.ts',
 };
+
+export const browserClient = {
+  entry: path.join(root, 'libs/client/src/index.ts'),
+  outfile: path.join(root, 'dist/client/bgs-client.js'),
+};
+
+/** What the browser bundle may contain: our browser-safe libs and socket.io-client's own dependencies. */
+const BROWSER_SOURCES = ['libs/client/src/', 'libs/shared/src/'];
+const BROWSER_PACKAGES = new Set(['socket.io-client', 'engine.io-client', 'socket.io-parser', 'engine.io-parser', '@socket.io/component-emitter', 'debug', 'ms', 'zod']);
+/** Named in the error when they appear: the server side of the system. */
+const SERVER_PACKAGES = /^(bullmq|ioredis|@prisma\/.*|prisma|express|pg|pg-.*|pino|prom-client|socket\.io|engine\.io|ws|jsonwebtoken|@socket\.io\/redis-.*|@bull-board\/.*|notepack\.io|xmlhttprequest-ssl)$/;
+const NODE_BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+
+const packageOf = (input) => {
+  const m = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+  return m ? m[1] : null;
+};
+
+/**
+ * Why a browser bundle's metafile is not browser-safe: one line per offending input or
+ * import (Node built-ins, server packages, apps/ or libs/server code, anything else not
+ * on the allowlist). Empty when the bundle is fine.
+ */
+export function browserBundleViolations(metafile) {
+  const problems = [];
+  for (const [input, info] of Object.entries(metafile.inputs)) {
+    const pkg = packageOf(input);
+    if (pkg) {
+      if (SERVER_PACKAGES.test(pkg)) problems.push(`${input}: server-only package ${pkg}`);
+      else if (!BROWSER_PACKAGES.has(pkg)) problems.push(`${input}: package ${pkg} is not on the browser allowlist`);
+    } else if (/^(apps|libs\/server)\//.test(input)) problems.push(`${input}: server code`);
+    else if (!BROWSER_SOURCES.some((dir) => input.startsWith(dir))) problems.push(`${input}: outside libs/client and libs/shared`);
+    for (const imp of info.imports ?? []) {
+      if (NODE_BUILTINS.has(imp.path)) problems.push(`${input}: imports Node built-in ${imp.path}`);
+      else if (imp.external) problems.push(`${input}: leaves ${imp.path} to be loaded at run time`);
+    }
+  }
+  return [...new Set(problems)];
+}
+
+/**
+ * Bundles a client entry for the browser and writes `<outfile>` plus `<name>.meta.json`.
+ * Node built-ins are marked external so that a stray import shows up in the metafile
+ * (and in `browserBundleViolations`) instead of stopping the build with a resolver error.
+ */
+export async function buildBrowserBundle({ entry = browserClient.entry, outfile = browserClient.outfile } = {}) {
+  const esbuild = await import('esbuild');
+  const result = await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    target: 'es2022',
+    external: [...NODE_BUILTINS],
+    metafile: true,
+    minify: true,
+    sourcemap: true,
+    tsconfig: path.join(root, 'tsconfig.base.json'),
+    logLevel: 'silent',
+  });
+  const metafilePath = outfile.replace(/\.js$/, '.meta.json');
+  fs.writeFileSync(metafilePath, JSON.stringify(result.metafile));
+  return { metafile: result.metafile, metafilePath, bytes: fs.statSync(outfile).size };
+}
 
 export async function buildAll(log = console.log) {
   const esbuild = await import('esbuild');
@@ -26,7 +96,11 @@ export async function buildAll(log = console.log) {
     tsconfig: path.join(root, 'tsconfig.base.json'),
     logLevel: 'warning',
   });
-  log(`built dist/ in ${Date.now() - started} ms`);
+  const client = await buildBrowserBundle();
+  const problems = browserBundleViolations(client.metafile);
+  // The test fails on these; the build says so at once, for whoever runs `npm start`.
+  if (problems.length > 0) log(`WARNING: dist/client/bgs-client.js is not browser-safe:\n  ${problems.join('\n  ')}`);
+  log(`built dist/ in ${Date.now() - started} ms (browser client ${Math.round(client.bytes / 1024)} KiB)`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

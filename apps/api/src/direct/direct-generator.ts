@@ -25,6 +25,11 @@ const GENERIC_FAILURE = { code: 'generation_failed', message: 'The answer could 
  * server-sent events, as plain client-side streaming does. No Redis, no queue. A client
  * that disconnects aborts the provider and the message is kept as `cancelled` with the
  * partial text. Live content is held in memory so `GET /streams/:id` still shows it.
+ *
+ * Events: `started` (the 202 body of background mode: `{userMessage, assistantMessage,
+ * stream}`, so a client has the ids, e.g. to cancel), `delta` `{seq, text}`, then one of
+ * `completed` `{message}`, `failed` `{error, message}`, `cancelled` `{message}` (a cancel
+ * through the API; after a disconnect nobody is listening).
  */
 export class DirectGenerator implements LiveReader, LocalCanceller {
   private readonly running = new Map<string, Running>();
@@ -58,6 +63,7 @@ export class DirectGenerator implements LiveReader, LocalCanceller {
     const { stream } = turn;
     openEventStream(res);
     if (!turn.created) return this.replay(res, turn);
+    writeEvent(res, 'started', turn.result);
     const logger = this.deps.logger.child({ streamId: stream.id, threadId: stream.threadId, attempt: 1 });
     const controller = new AbortController();
     const run: Running = { controller, live: { attempt: 1, seq: 0, status: 'streaming', content: '' } };
@@ -89,8 +95,10 @@ export class DirectGenerator implements LiveReader, LocalCanceller {
       await coalescer.drain();
       const status = failure ? 'failed' : controller.signal.aborted ? 'cancelled' : 'completed';
       const ended = await this.deps.finisher.finish(stream.id, { status, content: run.live.content, attempt: 1, seq: run.live.seq, ...(failure ? { error: failure } : {}) });
-      if (ended && status === 'completed') writeEvent(res, 'completed', { message: toMessage(ended.message) });
-      if (failure) writeEvent(res, 'failed', { error: failure });
+      const message = ended ? { message: toMessage(ended.message) } : {};
+      if (status === 'completed' && ended) writeEvent(res, 'completed', message);
+      if (status === 'failed') writeEvent(res, 'failed', { error: failure, ...message });
+      if (status === 'cancelled') writeEvent(res, 'cancelled', message);
       logger.info({ status, frames: run.live.seq, chars: run.live.content.length }, 'direct generation ended');
     } finally {
       res.off('close', onClose);
@@ -99,13 +107,19 @@ export class DirectGenerator implements LiveReader, LocalCanceller {
     }
   }
 
-  /** The same Idempotency-Key again: the first answer's outcome, or its live text so far. */
+  /**
+   * The same Idempotency-Key again: `started` with the first answer's stream as it is now
+   * (live text so far, a snapshot by attempt + seq), then its outcome if it has ended.
+   */
   private async replay(res: Response, turn: CreatedTurn): Promise<void> {
-    const state = turn.result.stream;
+    const { result } = turn;
+    const state = result.stream;
     const live = this.running.get(state.id)?.live;
-    if (live) writeEvent(res, 'delta', { seq: live.seq, text: live.content });
-    else if (state.status === 'completed') writeEvent(res, 'completed', { message: turn.result.assistantMessage });
-    else if (state.status === 'failed') writeEvent(res, 'failed', { error: state.error ?? GENERIC_FAILURE });
+    writeEvent(res, 'started', live ? { ...result, stream: { ...state, ...live } } : result);
+    const message = { message: result.assistantMessage };
+    if (state.status === 'completed') writeEvent(res, 'completed', message);
+    else if (state.status === 'failed') writeEvent(res, 'failed', { error: state.error ?? GENERIC_FAILURE, ...message });
+    else if (state.status === 'cancelled') writeEvent(res, 'cancelled', message);
     res.end();
   }
 }
@@ -120,5 +134,6 @@ function openEventStream(res: Response): void {
 }
 
 function writeEvent(res: Response, event: string, data: unknown): void {
-  if (!res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  // After a disconnect there is nobody to write to.
+  if (!res.writableEnded && !res.destroyed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }

@@ -1,0 +1,66 @@
+/**
+ * While the socket is down, asks `GET /streams/:id` about the streams of the threads
+ * being viewed, every `intervalMs` (a fixed cadence: the next round starts that long
+ * after the previous one ended). Threads nobody views are never polled, and nothing
+ * runs while the socket is up or when there is nothing to ask about.
+ */
+export class FallbackPoller {
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private running = false;
+  private down = false;
+  private closed = false;
+  private rounds = 0;
+
+  constructor(
+    private readonly options: {
+      intervalMs: number;
+      /** Stream ids to ask about now: the active streams of the viewed threads. */
+      targets: () => string[];
+      poll: (streamId: string) => Promise<void>;
+    },
+  ) {}
+
+  /** The socket went down (true) or came back (false). */
+  setSocketDown(down: boolean): void {
+    this.down = down;
+    this.update();
+  }
+
+  /** Re-reads the targets: call when a thread is viewed or left, or a stream id arrives. */
+  update(): void {
+    const wanted = !this.closed && this.down && this.options.targets().length > 0;
+    if (wanted && !this.timer && !this.running) this.timer = setTimeout(() => void this.round(), this.options.intervalMs);
+    else if (!wanted && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+
+  private async round(): Promise<void> {
+    this.timer = null;
+    this.running = true;
+    this.rounds++;
+    try {
+      // `poll` reports its own errors; one failed stream does not stop the others.
+      await Promise.allSettled(this.options.targets().map((id) => this.options.poll(id)));
+    } finally {
+      this.running = false;
+      this.update();
+    }
+  }
+
+  /** Pending poll timers (0 or 1). */
+  get timers(): number {
+    return this.timer ? 1 : 0;
+  }
+
+  /** Rounds run so far. */
+  get pollRounds(): number {
+    return this.rounds;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.update();
+  }
+}

@@ -1,0 +1,289 @@
+import {
+  applyFrame,
+  applyReset,
+  applySnapshot,
+  drainFrames,
+  EMPTY_LIVE_CONTENT,
+  isTerminalStreamStatus,
+  type Frame,
+  type LiveContent,
+  type Message,
+  type MessageStatus,
+  type SendMessageResult,
+  type StreamError,
+  type StreamStatus,
+} from '@bgs/shared';
+
+/**
+ * One thread as a client holds it, and the pure rules that change it. Every source
+ * (REST history, the send answer, `thread.open` snapshots, socket events, the fallback
+ * poll, the direct SSE response) becomes a `ThreadEvent`; `reduceThread` applies it so
+ * that an older view of a message never replaces a newer one, whatever the order.
+ */
+
+/** What the client holds of one stream: its live content by the resume rule, plus frames past a gap. */
+export interface StreamBody {
+  messageId: string | null;
+  live: LiveContent;
+  waiting: Frame[];
+  /** The content is the stored final message: nothing replaces it any more. */
+  final: boolean;
+  error?: StreamError;
+}
+
+/** A user message sent from here whose answer (and ids) has not arrived yet. */
+export interface PendingSend {
+  localId: string;
+  content: string;
+  createdAt: string;
+  /** Stored user messages with the same text before this send: any other one is this send, stored. */
+  earlier?: string[];
+}
+
+/** Everything the client holds of one thread. */
+export interface ThreadState {
+  threadId: string;
+  /** Server records by id; an assistant message's content and status come from its stream body. */
+  records: Record<string, Message>;
+  streams: Record<string, StreamBody>;
+  pending: PendingSend[];
+  loaded: boolean;
+  error: { code: string; message: string } | null;
+}
+
+/** A stream position as a snapshot carries it (`thread.open` ack, `GET /streams/:id`). */
+export interface StreamPosition {
+  streamId: string;
+  messageId: string;
+  status: StreamStatus;
+  attempt: number;
+  seq: number;
+  content: string;
+  error?: StreamError;
+}
+
+/** Every way a thread can learn something; `reduceThread` applies each. */
+export type ThreadEvent =
+  | { type: 'history'; messages: Message[] }
+  | { type: 'sending'; pending: PendingSend }
+  | { type: 'sent'; localId?: string; result: SendMessageResult }
+  | { type: 'sendFailed'; localId: string }
+  | { type: 'snapshot'; stream: StreamPosition }
+  | { type: 'started'; streamId: string; messageId: string; attempt: number }
+  | { type: 'delta'; streamId: string; attempt: number; seq: number; text: string }
+  | { type: 'reset'; streamId: string; attempt: number }
+  | { type: 'completed'; streamId: string; message: Message }
+  | { type: 'failed'; streamId: string; messageId?: string; error: StreamError; message?: Message }
+  | { type: 'cancelled'; streamId: string; messageId?: string; message?: Message }
+  | { type: 'error'; error: { code: string; message: string } | null };
+
+/** A message as a UI shows it: live content applied; `sending` until the server has it. */
+export interface ChatMessage {
+  /** The server's id, or a local id (`local-…`) while `sending`. */
+  id: string;
+  threadId: string;
+  role: Message['role'];
+  content: string;
+  status: MessageStatus | 'sending';
+  streamId?: string;
+  /** Empty for an answer whose stored record has not been read yet. */
+  createdAt: string;
+  error?: StreamError;
+}
+
+/** A thread the client has not read anything of yet. */
+export function emptyThread(threadId: string): ThreadState {
+  return { threadId, records: {}, streams: {}, pending: [], loaded: false, error: null };
+}
+
+const MESSAGE_STATUS_OF: Record<StreamStatus, MessageStatus> = {
+  queued: 'streaming',
+  streaming: 'streaming',
+  completed: 'complete',
+  failed: 'failed',
+  cancelled: 'cancelled',
+};
+const STREAM_STATUS_OF: Record<Exclude<MessageStatus, 'streaming'>, StreamStatus> = {
+  complete: 'completed',
+  failed: 'failed',
+  cancelled: 'cancelled',
+};
+
+const emptyBody = (messageId: string | null): StreamBody => ({ messageId, live: EMPTY_LIVE_CONTENT, waiting: [], final: false });
+
+/** The body a stored message describes: final once the message is, else its live position. */
+function bodyFromMessage(m: Message): { live: LiveContent; final: boolean } {
+  if (m.status !== 'streaming') return { live: { attempt: m.attempt ?? 0, seq: m.seq ?? 0, content: m.content, status: STREAM_STATUS_OF[m.status] }, final: true };
+  const attempt = m.attempt ?? 0;
+  return { live: { attempt, seq: m.seq ?? 0, content: m.content, status: attempt === 0 ? 'queued' : 'streaming' }, final: false };
+}
+
+/**
+ * Merges another view of a stream into what is held. A stored final beats everything;
+ * otherwise the resume rule's order decides (terminal over live, then attempt, then seq),
+ * and frames that were waiting for this position are applied.
+ */
+export function mergeBody(held: StreamBody, live: LiveContent, final: boolean, error?: StreamError): StreamBody {
+  if (held.final) return held;
+  if (final) return { ...held, live, waiting: [], final: true, ...(error ? { error } : {}) };
+  const next = applySnapshot(held.live, live);
+  if (next === held.live) return held;
+  const drained = drainFrames(next, held.waiting);
+  return { ...held, live: drained.state, waiting: drained.waiting, ...(error ? { error } : {}) };
+}
+
+/** Applies one frame by the resume rule; a frame past a gap waits for the frames or a snapshot before it. */
+export function applyDelta(held: StreamBody, frame: Frame): StreamBody {
+  if (held.final) return held;
+  const r = applyFrame(held.live, frame);
+  if (r.outcome === 'applied') {
+    if (held.waiting.length === 0) return { ...held, live: r.state };
+    const drained = drainFrames(r.state, held.waiting);
+    return { ...held, live: drained.state, waiting: drained.waiting };
+  }
+  if (r.outcome === 'ahead') return { ...held, waiting: [...held.waiting, { attempt: frame.attempt, seq: frame.seq, text: frame.text }] };
+  return held;
+}
+
+function resetBody(held: StreamBody, attempt: number): StreamBody {
+  if (held.final) return held;
+  const live = applyReset(held.live, attempt);
+  if (live === held.live) return held;
+  const drained = drainFrames(live, held.waiting);
+  return { ...held, live: drained.state, waiting: drained.waiting };
+}
+
+/** A record replaces what is held only when it is newer (a higher version, or final over streaming). */
+function newerRecord(held: Message | undefined, incoming: Message): boolean {
+  if (!held) return true;
+  const heldFinal = held.status !== 'streaming';
+  const incomingFinal = incoming.status !== 'streaming';
+  if (heldFinal !== incomingFinal) return incomingFinal;
+  return incoming.version > held.version;
+}
+
+function withRecord(state: ThreadState, m: Message): ThreadState {
+  let next = state;
+  if (newerRecord(state.records[m.id], m)) next = { ...next, records: { ...next.records, [m.id]: m } };
+  if (m.role !== 'assistant' || !m.streamId) return next;
+  const held = next.streams[m.streamId] ?? emptyBody(m.id);
+  const { live, final } = bodyFromMessage(m);
+  const merged = mergeBody(held.messageId ? held : { ...held, messageId: m.id }, live, final);
+  return merged === next.streams[m.streamId] ? next : withBody(next, m.streamId, merged);
+}
+
+const withBody = (state: ThreadState, streamId: string, body: StreamBody): ThreadState => ({ ...state, streams: { ...state.streams, [streamId]: body } });
+
+function updateBody(state: ThreadState, streamId: string, messageId: string | null | undefined, update: (b: StreamBody) => StreamBody): ThreadState {
+  const held = state.streams[streamId];
+  const base = held ?? emptyBody(messageId ?? null);
+  const linked = messageId && !base.messageId ? { ...base, messageId } : base;
+  const next = update(linked);
+  return next === held ? state : withBody(state, streamId, next);
+}
+
+/** A terminal event without the stored message: the held content with that status, until a stored final arrives. */
+function endBody(status: 'failed' | 'cancelled', error?: StreamError) {
+  return (b: StreamBody): StreamBody => {
+    if (b.final || isTerminalStreamStatus(b.live.status)) return b;
+    return { ...b, live: { ...b.live, status }, waiting: [], ...(error ? { error } : {}) };
+  };
+}
+
+/** The pure state machine of one thread. Returns `state` itself when nothing changed. */
+export function reduceThread(state: ThreadState, event: ThreadEvent): ThreadState {
+  switch (event.type) {
+    case 'history': {
+      let next = event.messages.reduce(withRecord, state);
+      if (!next.loaded) next = { ...next, loaded: true };
+      return next.error ? { ...next, error: null } : next;
+    }
+    case 'sending': {
+      const earlier = Object.values(state.records).filter((m) => m.role === 'user' && m.content === event.pending.content).map((m) => m.id);
+      return { ...state, pending: [...state.pending, { ...event.pending, earlier }] };
+    }
+    case 'sent': {
+      const { userMessage, assistantMessage, stream } = event.result;
+      let next = event.localId ? { ...state, pending: state.pending.filter((p) => p.localId !== event.localId) } : state;
+      next = withRecord(withRecord(next, userMessage), assistantMessage);
+      return reduceThread(next, { type: 'snapshot', stream: { ...stream, streamId: stream.id } });
+    }
+    case 'sendFailed':
+      return { ...state, pending: state.pending.filter((p) => p.localId !== event.localId) };
+    case 'snapshot': {
+      const s = event.stream;
+      const live: LiveContent = { attempt: s.attempt, seq: s.seq, content: s.content, status: s.status };
+      // A snapshot of an ended stream carries the stored final content.
+      return updateBody(state, s.streamId, s.messageId, (b) => mergeBody(b, live, isTerminalStreamStatus(s.status), s.error));
+    }
+    case 'started':
+      // Attempt N starts from empty content, exactly as `stream.reset` says.
+      return updateBody(state, event.streamId, event.messageId, (b) => resetBody(b, event.attempt));
+    case 'delta':
+      return updateBody(state, event.streamId, null, (b) => applyDelta(b, event));
+    case 'reset':
+      return updateBody(state, event.streamId, null, (b) => resetBody(b, event.attempt));
+    case 'completed':
+      return withRecord(state, event.message);
+    case 'failed':
+      if (event.message) return updateBody(withRecord(state, event.message), event.streamId, null, (b) => (b.error ? b : { ...b, error: event.error }));
+      return updateBody(state, event.streamId, event.messageId, endBody('failed', event.error));
+    case 'cancelled':
+      if (event.message) return withRecord(state, event.message);
+      return updateBody(state, event.streamId, event.messageId, endBody('cancelled'));
+    case 'error':
+      return { ...state, error: event.error };
+  }
+}
+
+/** Ids of the streams this thread still expects frames for (what a fallback poll asks about). */
+export function activeStreamIds(state: ThreadState): string[] {
+  return Object.entries(state.streams)
+    .filter(([, b]) => !b.final && !isTerminalStreamStatus(b.live.status))
+    .map(([id]) => id);
+}
+
+const byCreation = (a: { createdAt: string; id: string }, b: { createdAt: string; id: string }) =>
+  a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+
+/**
+ * The messages a UI shows, oldest first: stored messages with their stream's content,
+ * then messages still being sent, then answers whose stored record has not arrived yet
+ * (a stream started from another tab) so they show live at once.
+ */
+export function visibleMessages(state: ThreadState): ChatMessage[] {
+  const shown: ChatMessage[] = Object.values(state.records)
+    .sort(byCreation)
+    .map((m) => {
+      const body = m.streamId ? state.streams[m.streamId] : undefined;
+      if (!body) return plain(m);
+      return { ...plain(m), content: body.live.content, status: MESSAGE_STATUS_OF[body.live.status], ...(body.error ? { error: body.error } : {}) };
+    });
+  const storedUser = shown.filter((m) => m.role === 'user');
+  for (const p of state.pending) {
+    // The history read may bring this send's stored message before its answer does.
+    const stored = storedUser.some((m) => m.content === p.content && !p.earlier?.includes(m.id));
+    if (!stored) shown.push({ id: p.localId, threadId: state.threadId, role: 'user', content: p.content, status: 'sending', createdAt: p.createdAt });
+  }
+  for (const [streamId, body] of Object.entries(state.streams)) {
+    if (!body.messageId || state.records[body.messageId]) continue;
+    shown.push({
+      id: body.messageId,
+      threadId: state.threadId,
+      role: 'assistant',
+      content: body.live.content,
+      status: MESSAGE_STATUS_OF[body.live.status],
+      streamId,
+      createdAt: '',
+      ...(body.error ? { error: body.error } : {}),
+    });
+  }
+  return shown;
+}
+
+function plain(m: Message): ChatMessage {
+  return { id: m.id, threadId: m.threadId, role: m.role, content: m.content, status: m.status, ...(m.streamId ? { streamId: m.streamId } : {}), createdAt: m.createdAt };
+}
+
+/** True while a message is being sent or an answer is streaming. */
+export const isStreaming = (messages: ChatMessage[]) => messages.some((m) => m.status === 'streaming' || m.status === 'sending');
