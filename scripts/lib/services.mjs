@@ -119,6 +119,10 @@ function postgresDataRoot(dataDir) {
   return fallback;
 }
 
+function postgresUid() {
+  return Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+}
+
 function asPostgresUser(bin, args, options = {}) {
   const [cmd, argv] = isRoot ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
   return execFileSync(cmd, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...options });
@@ -146,7 +150,8 @@ export async function ensurePostgres(dataDir, log = console.log) {
   const portFile = path.join(root, 'port');
   fs.mkdirSync(root, { recursive: true });
   fs.mkdirSync(sockDir, { recursive: true });
-  if (isRoot) execFileSync('chown', ['-R', 'postgres:postgres', root]);
+  // Only when needed: a recursive chown of a live cluster races with databases being dropped.
+  if (isRoot && fs.statSync(root).uid !== postgresUid()) execFileSync('chown', ['-R', 'postgres:postgres', root]);
 
   if (!fs.existsSync(path.join(pgdata, 'PG_VERSION'))) {
     log(`initdb ${pgdata}…`);
