@@ -16,6 +16,7 @@ import {
 } from '@bgs/server';
 import { queueBoardRoutes } from './admin/queue-board';
 import { createApp } from './app';
+import { answerClientErrorsWithJson } from './http/client-errors';
 import { UserRegistry } from './auth/require-user';
 import { DirectGenerator } from './direct/direct-generator';
 import { createGenerationQueue } from './generation/generation-queue';
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
   const closers: Array<() => Promise<unknown>> = [];
   const metrics = new ApiMetrics();
   const server = http.createServer();
+  answerClientErrorsWithJson(server);
   let io: RealtimeServer | null = null;
 
   if (config.redis) {

@@ -85,7 +85,9 @@ export interface Capabilities {
 // ---- request schemas (validated at the edge, strict: unknown fields are refused) ----
 
 export const idSchema = z.string().uuid({ message: 'must be a UUID' });
-export const titleSchema = z.string().trim().min(1).max(200);
+/** Text that is stored in Postgres, which cannot hold NUL characters in `text` columns (a 500 otherwise). */
+const storedText = () => z.string().trim().regex(/^[^\u0000]*$/, 'must not contain NUL (\\u0000) characters');
+export const titleSchema = storedText().min(1).max(200);
 
 export const createThreadBody = z.strictObject({ title: titleSchema.optional() });
 export const patchThreadBody = z
@@ -106,7 +108,7 @@ export const listNotificationsQuery = z.strictObject({
 
 export const modelSchema = z.string().trim().min(1).max(100).regex(/^[\w.:/-]+$/, 'unexpected characters in model');
 export const sendMessageBody = (maxChars: number) =>
-  z.strictObject({ content: z.string().trim().min(1).max(maxChars), model: modelSchema.optional() });
+  z.strictObject({ content: storedText().min(1).max(maxChars), model: modelSchema.optional() });
 export const idempotencyKeySchema = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII only');
 
 export const devTokenBody = z.strictObject({ userId: z.string().min(1).max(200).regex(/^[\w.@-]+$/) });

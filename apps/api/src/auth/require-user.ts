@@ -16,7 +16,9 @@ export class UserRegistry {
 
   async ensure(userId: string): Promise<void> {
     if (this.known.has(userId)) return;
-    await this.prisma.user.upsert({ where: { id: userId }, create: { id: userId }, update: {} });
+    // INSERT … ON CONFLICT DO NOTHING: a new user's first requests often arrive together
+    // (page load, socket connect, several API instances), and an upsert races with itself.
+    await this.prisma.user.createMany({ data: [{ id: userId }], skipDuplicates: true });
     if (this.known.size >= this.capacity) this.known.clear();
     this.known.add(userId);
   }

@@ -5,7 +5,9 @@ import { ApiError, rooms, type ClientToServerEvents, type ServerToClientEvents }
 import { isDatabaseUnavailable, type Logger, type Redis } from '@bgs/server';
 import type { UserRegistry } from '../auth/require-user';
 import { verifyToken } from '../auth/tokens';
+import { resyncAfterRedisLoss } from './resync-after-redis-loss';
 import { registerThreadHandlers, type ThreadHandlerDeps } from './thread-handlers';
+import { answerUnknownEvents } from './unknown-events';
 
 export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, { userId: string }>;
 export type RealtimeSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, { userId: string }>;
@@ -30,6 +32,7 @@ export function createRealtimeServer(http: HttpServer, deps: RealtimeDeps): Real
     cors: { origin: true },
     adapter: createAdapter(deps.pubClient, deps.subClient, { key: deps.socketIoKey }),
   });
+  resyncAfterRedisLoss(io, deps.subClient, deps.logger);
   io.use((socket, next) => {
     try {
       const token = (socket.handshake.auth as { token?: unknown })?.token;
@@ -45,6 +48,7 @@ export function createRealtimeServer(http: HttpServer, deps: RealtimeDeps): Real
   io.on('connection', (socket) => {
     void socket.join(rooms.user(socket.data.userId));
     registerThreadHandlers(socket, deps);
+    answerUnknownEvents(socket);
   });
   return io;
 }
