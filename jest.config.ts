@@ -6,6 +6,7 @@ const transform: Config['transform'] = {
 };
 const moduleNameMapper = {
   '^@bgs/shared$': '<rootDir>/libs/shared/src/index.ts',
+  '^@bgs/shared/browser$': '<rootDir>/libs/shared/src/browser.ts',
   '^@bgs/server$': '<rootDir>/libs/server/src/index.ts',
   '^@bgs/client$': '<rootDir>/libs/client/src/index.ts',
 };
@@ -27,6 +28,8 @@ const config: Config = {
     },
     // Crashes and restarts of Redis, Postgres and processes, each with services of its own.
     { ...common, ...integration, displayName: 'faults', testMatch: ['<rootDir>/test/faults/**/*.fault.ts'] },
+    // The demo chat page in headless Chromium (Debian's), against a real API and worker.
+    { ...common, ...integration, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e.ts'] },
   ],
 };
 

@@ -1,4 +1,4 @@
-import type { Capabilities, Notification, Page, SendMessageResult, Thread } from '@bgs/shared';
+import type { Capabilities, Notification, Page, SendMessageResult, Thread } from '@bgs/shared/browser';
 import { DirectTransport } from './direct-transport';
 import { defaultScheduler, type FrameScheduler } from './frame-scheduler';
 import { HistoryLoader } from './history-loader';

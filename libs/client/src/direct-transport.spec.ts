@@ -1,4 +1,4 @@
-import type { SendMessageResult } from '@bgs/shared';
+import type { SendMessageResult } from '@bgs/shared/browser';
 import { DirectTransport } from './direct-transport';
 import { HttpApi } from './http-api';
 import { ThreadStore } from './thread-store';

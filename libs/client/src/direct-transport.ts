@@ -1,4 +1,4 @@
-import type { Message, SendMessageResult, StreamError } from '@bgs/shared';
+import type { Message, SendMessageResult, StreamError } from '@bgs/shared/browser';
 import { ChatApiError, errorFromResponse } from './http-api';
 import { SseParser, type SseEvent } from './sse-parser';
 import type { ConnectionStatus, SendOptions, Transport, TransportContext, TransportCounts } from './transport';

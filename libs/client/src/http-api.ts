@@ -7,7 +7,7 @@ import type {
   SendMessageResult,
   StreamState,
   Thread,
-} from '@bgs/shared';
+} from '@bgs/shared/browser';
 
 /** An error answer of the API (its stable `code`), or `network` when no answer came. */
 export class ChatApiError extends Error {

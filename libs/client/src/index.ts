@@ -13,4 +13,4 @@ export type { ThreadView } from './thread-view';
 export type { ThreadViewState, ThreadListener } from './thread-store';
 export type { ChatMessage } from './thread-state';
 export type { ConnectionStatus, SendOptions } from './transport';
-export type { Capabilities, Message, Notification, Page, SendMessageResult, StreamState, Thread } from '@bgs/shared';
+export type { Capabilities, Message, Notification, Page, SendMessageResult, StreamState, Thread } from '@bgs/shared/browser';

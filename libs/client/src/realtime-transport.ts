@@ -5,7 +5,7 @@ import {
   type ServerToClientEvents,
   type SendMessageResult,
   type StreamSnapshot,
-} from '@bgs/shared';
+} from '@bgs/shared/browser';
 import { FallbackPoller } from './fallback-poller';
 import { activeStreamIds } from './thread-state';
 import { ThreadRooms } from './thread-rooms';

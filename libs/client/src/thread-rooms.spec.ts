@@ -1,4 +1,4 @@
-import type { ThreadOpenAck } from '@bgs/shared';
+import type { ThreadOpenAck } from '@bgs/shared/browser';
 import { ThreadRooms } from './thread-rooms';
 
 function deferred<T>() {

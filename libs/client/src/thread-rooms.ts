@@ -1,4 +1,4 @@
-import type { StreamSnapshot, ThreadOpenAck } from '@bgs/shared';
+import type { StreamSnapshot, ThreadOpenAck } from '@bgs/shared/browser';
 
 /** The two socket calls the rooms need (`thread.open` with its ack, `thread.close`). */
 export interface RoomChannel {

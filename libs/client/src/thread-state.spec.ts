@@ -1,4 +1,4 @@
-import type { Message, SendMessageResult } from '@bgs/shared';
+import type { Message, SendMessageResult } from '@bgs/shared/browser';
 import { activeStreamIds, emptyThread, reduceThread, visibleMessages, type ThreadEvent, type ThreadState } from './thread-state';
 
 const T = 'thread-1';

@@ -12,7 +12,7 @@ import {
   type SendMessageResult,
   type StreamError,
   type StreamStatus,
-} from '@bgs/shared';
+} from '@bgs/shared/browser';
 
 /**
  * One thread as a client holds it, and the pure rules that change it. Every source

@@ -1,4 +1,4 @@
-import type { Notification, SendMessageResult } from '@bgs/shared';
+import type { Notification, SendMessageResult } from '@bgs/shared/browser';
 import type { HttpApi } from './http-api';
 import type { ThreadStore } from './thread-store';
 

@@ -1,7 +1,5 @@
-import { z } from 'zod';
 import type { ErrorCode } from './errors';
 import type { Message, Notification, StreamStatus } from './api-types';
-import { idSchema } from './api-types';
 
 /** Socket.io event names, in one place so the client and the server cannot disagree. */
 export const EVENTS = {
@@ -56,5 +54,3 @@ export interface ClientToServerEvents {
   'thread.open': (payload: { threadId: string }, ack: (a: ThreadOpenAck) => void) => void;
   'thread.close': (payload: { threadId: string }, ack?: (a: ThreadCloseAck) => void) => void;
 }
-
-export const threadRefPayload = z.strictObject({ threadId: idSchema });

@@ -4,3 +4,4 @@ export * from './errors';
 export * from './events';
 export * from './queue';
 export * from './resume-rule';
+export * from './schemas';
