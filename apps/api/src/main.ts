@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     const subClient = createRedis(config.redis.url, { name: 'api-socket-sub' });
     for (const c of [commands, pubClient, subClient]) c.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
     const live = new LiveStreamStore(commands, keys, config.frames.liveTtlSeconds);
-    const queue = createGenerationQueue(config.redis.url, keys, config.worker);
+    const queue = createGenerationQueue(config.redis.url, keys, config.worker, logger);
     const finisher = new StreamFinisher(streams, live, keys);
     const reader = new StreamReader(prisma, live);
     const canceller = new StreamCanceller({ live, queue, local: null, finisher, logger });
@@ -108,12 +108,18 @@ async function main(): Promise<void> {
   logger.info({ port, host: config.http.host, backgroundStreaming: config.backgroundStreaming, provider: provider.name, queueBoard: Boolean(config.redis && config.auth.adminToken) }, 'listening');
 
   onShutdown(logger, async () => {
-    // Stop accepting, let in-flight responses finish, then close sockets and clients.
+    // Stop accepting and disconnect the sockets at once; let in-flight responses finish
+    // within the grace period, then cut what is left and close the clients.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // A keep-alive connection would hold the close until its idle timeout: drop each once its response is done.
+    const dropIdle = setInterval(() => server.closeIdleConnections(), 100);
     server.closeIdleConnections();
-    if (io) await new Promise<void>((resolve) => (io as RealtimeServer).close(() => resolve()));
+    // Not awaited yet: io.close() also waits for the HTTP server to drain, past any grace period.
+    const ioClosed = io ? io.close() : Promise.resolve();
     await Promise.race([closed, new Promise((r) => setTimeout(r, config.shutdownGraceMs).unref())]);
+    clearInterval(dropIdle);
     server.closeAllConnections();
+    await ioClosed;
     for (const close of closers) await close();
     await db.close();
   }, config.shutdownGraceMs + 10_000);

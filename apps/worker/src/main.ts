@@ -41,6 +41,7 @@ async function main(): Promise<void> {
   db.prisma.stream.findFirst({ select: { id: true } }).catch((err: Error) => logger.warn({ err: err.message }, 'database warm-up failed; queries will retry'));
   const commands = createRedis(url, { name: 'worker-commands' });
   const subscriber = createRedis(url, { name: 'worker-cancel-subscriber' });
+  for (const c of [commands, subscriber]) c.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
   const live = new LiveStreamStore(commands, keys, config.frames.liveTtlSeconds);
   const streams = new StreamStore(db.prisma);
   const finisher = new StreamFinisher(streams, live, keys);
@@ -104,7 +105,10 @@ async function main(): Promise<void> {
     }, logger);
     await listener.start();
     sweep.start();
-    closers.unshift(() => listener.close(), () => sweep.close(), () => queue.close());
+    queue.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
+    // After the generations: a SIGTERM stops taking jobs at once, and the notifications of
+    // generations that finish in the grace period are still decided by this process.
+    closers.push(() => listener.close(), () => sweep.close(), () => queue.close());
   }
 
   logger.info({ role: config.worker.role, concurrency: config.worker.concurrency, provider: config.provider.kind }, 'worker ready');

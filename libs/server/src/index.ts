@@ -1,6 +1,7 @@
 // Server-only code shared by the API and the worker. Never imported by libs/client.
 export * from './db/database';
 export * from './db/migrate';
+export * from './db/retry';
 export * from './generation/frame-coalescer';
 export * from './live/live-stream-store';
 export * from './live/socketio-packet';

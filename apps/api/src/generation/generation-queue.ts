@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { GENERATION_QUEUE, type Config, type GenerationJob, type GenerationResult } from '@bgs/shared';
-import { bullConnection, type RedisKeys } from '@bgs/server';
+import { bullConnection, type Logger, type RedisKeys } from '@bgs/server';
 
 /** What the API needs of the queue: add a job, and take back one that has not started. */
 export interface GenerationQueue {
@@ -10,9 +10,10 @@ export interface GenerationQueue {
   close(): Promise<void>;
 }
 
-export function createGenerationQueue(redisUrl: string, keys: RedisKeys, worker: Config['worker']): GenerationQueue & { queue: Queue } {
+export function createGenerationQueue(redisUrl: string, keys: RedisKeys, worker: Config['worker'], logger: Logger): GenerationQueue & { queue: Queue } {
   const queue = new Queue<GenerationJob, GenerationResult>(GENERATION_QUEUE, {
-    connection: bullConnection(redisUrl),
+    // Fail fast while Redis is down: the send answers 503 instead of waiting for a reconnect.
+    connection: { ...bullConnection(redisUrl), enableOfflineQueue: false },
     prefix: keys.bullPrefix,
     streams: { events: { maxLen: worker.eventsMaxLen } },
     defaultJobOptions: {
@@ -23,6 +24,7 @@ export function createGenerationQueue(redisUrl: string, keys: RedisKeys, worker:
       removeOnFail: { age: 24 * 3600, count: 10_000 },
     },
   });
+  queue.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
   return {
     queue,
     async enqueue(job) {

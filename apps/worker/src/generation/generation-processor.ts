@@ -1,6 +1,6 @@
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { EVENTS, generationJobSchema, rooms, type GenerationJob, type GenerationResult } from '@bgs/shared';
-import { encodeRoomEvent, ProviderError, type StreamEnding, type StreamFinisher } from '@bgs/server';
+import { encodeRoomEvent, ProviderError, retryWhileDatabaseUnavailable, type Logger, type StreamEnding, type StreamFinisher } from '@bgs/server';
 import { runAttempt, type AttemptDeps } from './attempt-run';
 import type { CancelSignals } from './cancel-signals';
 
@@ -12,6 +12,13 @@ export interface ProcessorDeps extends AttemptDeps {
 }
 
 type Processor = (job: Job<GenerationJob, GenerationResult>, token?: string) => Promise<GenerationResult>;
+
+/**
+ * How long a generation waits out a Postgres outage (restart, failover) when it starts
+ * and when it ends, before the job fails this attempt and BullMQ's retry takes over:
+ * an answer already generated is not thrown away because Postgres blinked.
+ */
+const DATABASE_RETRY_MS = 20_000;
 
 /** Messages a user may see for failures that are not the provider's own words. */
 const GENERIC_FAILURE = { code: 'generation_failed', message: 'The answer could not be generated. Please try again.' };
@@ -29,15 +36,15 @@ export function createGenerationProcessor(deps: ProcessorDeps): Processor {
     try {
       const begun = await deps.live.beginAttempt(data.streamId);
       if (!begun) {
-        await deps.finisher.resync(data.streamId);
+        await durably('resync', control, logger, () => deps.finisher.resync(data.streamId));
         logger.info('stream had already ended; nothing to generate');
         return { status: 'cancelled', attempt: 0, seq: 0, chars: 0 };
       }
       const { attempt } = begun;
       const log = logger.child({ attempt });
-      const start = await deps.streams.startAttempt(data.streamId, attempt);
+      const start = await durably('start attempt', control, log, () => deps.streams.startAttempt(data.streamId, attempt));
       if (start.kind !== 'started') {
-        await deps.finisher.resync(data.streamId);
+        await durably('resync', control, log, () => deps.finisher.resync(data.streamId));
         log.info({ found: start.kind }, 'stream ended or was deleted before the attempt started');
         return { status: 'cancelled', attempt, seq: 0, chars: 0 };
       }
@@ -50,7 +57,7 @@ export function createGenerationProcessor(deps: ProcessorDeps): Processor {
       try {
         outcome = await runAttempt({ ...data, attempt, history: start.history, control }, { ...deps, logger: log });
       } catch (err) {
-        return await handleFailure(deps, job, data, attempt, err, log);
+        return await handleFailure(deps, job, data, attempt, err, control, log);
       }
       const elapsedMs = Date.now() - startedAt;
       if (outcome.abortedBy === 'superseded') {
@@ -64,7 +71,8 @@ export function createGenerationProcessor(deps: ProcessorDeps): Processor {
         throw new WaitingError();
       }
       const status = outcome.abortedBy === 'cancel' ? 'cancelled' : 'completed';
-      await deps.finisher.finish(data.streamId, { status, content: outcome.content, attempt, seq: outcome.seq });
+      const ending: StreamEnding = { status, content: outcome.content, attempt, seq: outcome.seq };
+      await durably('finish', control, log, () => deps.finisher.finish(data.streamId, ending));
       deps.onEnd?.(status);
       log.info({ status, tokens: outcome.tokens, frames: outcome.seq, chars: outcome.content.length, elapsedMs }, 'generation ended');
       return { status, attempt, seq: outcome.seq, chars: outcome.content.length };
@@ -96,7 +104,8 @@ async function handleFailure(
   data: GenerationJob,
   attempt: number,
   err: unknown,
-  log: ProcessorDeps['logger'],
+  control: AbortController,
+  log: Logger,
 ): Promise<never> {
   const providerError = err instanceof ProviderError ? err : null;
   const retryable = providerError ? providerError.retryable : true;
@@ -109,10 +118,29 @@ async function handleFailure(
   }
   const partial = (err as { partial?: { content: string; seq: number } }).partial ?? { content: '', seq: 0 };
   const error = providerError ? { code: providerError.code, message: providerError.message } : GENERIC_FAILURE;
-  await deps.finisher.finish(data.streamId, { status: 'failed', content: partial.content, attempt, seq: partial.seq, error });
+  const ending: StreamEnding = { status: 'failed', content: partial.content, attempt, seq: partial.seq, error };
+  await durably('finish', control, log, () => deps.finisher.finish(data.streamId, ending));
   deps.onEnd?.('failed');
   log.error({ err: (err as Error).message, code: error.code, retryable, attemptsMade: job.attemptsMade + 1 }, 'generation failed for good');
   throw new UnrecoverableError(error.message);
+}
+
+/**
+ * A Postgres write of the stream's start or end, retried while Postgres is unreachable
+ * (not past a shutdown: the job is then left to BullMQ's retry). Giving up is logged,
+ * since the error then only reaches BullMQ.
+ */
+async function durably<T>(write: string, control: AbortController, log: Logger, run: () => Promise<T>): Promise<T> {
+  try {
+    return await retryWhileDatabaseUnavailable(run, {
+      timeoutMs: DATABASE_RETRY_MS,
+      stop: () => control.signal.reason === 'shutdown',
+      onRetry: (err, failures) => log.warn({ write, failures, err: err.message }, 'postgres unavailable; retrying the write'),
+    });
+  } catch (err) {
+    log.error({ write, err: (err as Error).message }, 'postgres write failed; left to BullMQ retries and the sweep');
+    throw err;
+  }
 }
 
 /** Puts the job back in the wait list so another worker starts a new attempt at once. */

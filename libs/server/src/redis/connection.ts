@@ -11,13 +11,17 @@ export { Redis };
  */
 export function createRedis(url: string, options: { name: string; failFast?: boolean } & RedisOptions): Redis {
   const { name, failFast, ...rest } = options;
-  return new Redis(url, {
+  const redis = new Redis(url, {
     connectionName: name,
     maxRetriesPerRequest: failFast ? 1 : null,
     enableOfflineQueue: !failFast,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
     ...rest,
   });
+  // Without a listener ioredis prints every failed reconnect to stderr; the commands that
+  // fail meanwhile reject to their callers, which log them with context.
+  redis.on('error', () => undefined);
+  return redis;
 }
 
 /** Closes a connection, politely if it is up; safe to call twice. */
