@@ -1,6 +1,8 @@
 // Bundles each process into dist/ with esbuild: tsconfig paths resolved, npm packages left
 // external. Also bundles libs/client for the browser (dist/client/bgs-client.js, ESM) with
-// its metafile next to it, which test/integration/client-bundle.int.ts checks.
+// its metafile next to it, which test/integration/client-bundle.int.ts checks, and the
+// demo chat page the API serves at `/` (dist/demo/: the page's own code bundled with
+// libs/client, its HTML and CSS), held to the same browser-only check.
 import fs from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
@@ -21,10 +23,21 @@ export const browserClient = {
 
 /** What the browser bundle may contain: our browser-safe libs and socket.io-client's own dependencies. */
 const BROWSER_SOURCES = ['libs/client/src/', 'libs/shared/src/'];
-const BROWSER_PACKAGES = new Set(['socket.io-client', 'engine.io-client', 'socket.io-parser', 'engine.io-parser', '@socket.io/component-emitter', 'debug', 'ms', 'zod']);
+const BROWSER_PACKAGES = new Set(['socket.io-client', 'engine.io-client', 'socket.io-parser', 'engine.io-parser', '@socket.io/component-emitter', 'debug', 'ms']);
+// zod stays out on purpose: browser code imports @bgs/shared/browser (types and pure functions only).
 /** Named in the error when they appear: the server side of the system. */
 const SERVER_PACKAGES = /^(bullmq|ioredis|@prisma\/.*|prisma|express|pg|pg-.*|pino|prom-client|socket\.io|engine\.io|ws|jsonwebtoken|@socket\.io\/redis-.*|@bull-board\/.*|notepack\.io|xmlhttprequest-ssl)$/;
 const NODE_BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+
+/** The demo chat page: its code may add only its own folder (browser code, no server module) to the client's. */
+export const demoPage = {
+  entry: path.join(root, 'apps/api/src/demo/page/chat-page.client.ts'),
+  outfile: path.join(root, 'dist/demo/chat.js'),
+  // Beside dist/demo, not in it: the API serves that folder as it is.
+  metafilePath: path.join(root, 'dist/demo-page.meta.json'),
+  sources: ['apps/api/src/demo/page/', ...BROWSER_SOURCES],
+  assets: ['apps/api/src/demo/page/index.html', 'apps/api/src/demo/page/chat.css'],
+};
 
 const packageOf = (input) => {
   const m = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
@@ -34,17 +47,19 @@ const packageOf = (input) => {
 /**
  * Why a browser bundle's metafile is not browser-safe: one line per offending input or
  * import (Node built-ins, server packages, apps/ or libs/server code, anything else not
- * on the allowlist). Empty when the bundle is fine.
+ * on the allowlist). `sources` are the folders of ours it may hold (default: libs/client
+ * and libs/shared). Empty when the bundle is fine.
  */
-export function browserBundleViolations(metafile) {
+export function browserBundleViolations(metafile, { sources = BROWSER_SOURCES } = {}) {
   const problems = [];
   for (const [input, info] of Object.entries(metafile.inputs)) {
     const pkg = packageOf(input);
     if (pkg) {
       if (SERVER_PACKAGES.test(pkg)) problems.push(`${input}: server-only package ${pkg}`);
       else if (!BROWSER_PACKAGES.has(pkg)) problems.push(`${input}: package ${pkg} is not on the browser allowlist`);
-    } else if (/^(apps|libs\/server)\//.test(input)) problems.push(`${input}: server code`);
-    else if (!BROWSER_SOURCES.some((dir) => input.startsWith(dir))) problems.push(`${input}: outside libs/client and libs/shared`);
+    } else if (!sources.some((dir) => input.startsWith(dir))) {
+      problems.push(/^(apps|libs\/server)\//.test(input) ? `${input}: server code` : `${input}: outside ${sources.join(', ')}`);
+    }
     for (const imp of info.imports ?? []) {
       if (NODE_BUILTINS.has(imp.path)) problems.push(`${input}: imports Node built-in ${imp.path}`);
       else if (imp.external) problems.push(`${input}: leaves ${imp.path} to be loaded at run time`);
@@ -54,11 +69,12 @@ export function browserBundleViolations(metafile) {
 }
 
 /**
- * Bundles a client entry for the browser and writes `<outfile>` plus `<name>.meta.json`.
- * Node built-ins are marked external so that a stray import shows up in the metafile
- * (and in `browserBundleViolations`) instead of stopping the build with a resolver error.
+ * Bundles a client entry for the browser and writes `<outfile>` plus its metafile
+ * (`<name>.meta.json` unless `metafilePath` says where). Node built-ins are marked
+ * external so that a stray import shows up in the metafile (and in
+ * `browserBundleViolations`) instead of stopping the build with a resolver error.
  */
-export async function buildBrowserBundle({ entry = browserClient.entry, outfile = browserClient.outfile } = {}) {
+export async function buildBrowserBundle({ entry = browserClient.entry, outfile = browserClient.outfile, metafilePath = outfile.replace(/\.js$/, '.meta.json') } = {}) {
   const esbuild = await import('esbuild');
   const result = await esbuild.build({
     absWorkingDir: root,
@@ -75,9 +91,15 @@ export async function buildBrowserBundle({ entry = browserClient.entry, outfile 
     tsconfig: path.join(root, 'tsconfig.base.json'),
     logLevel: 'silent',
   });
-  const metafilePath = outfile.replace(/\.js$/, '.meta.json');
   fs.writeFileSync(metafilePath, JSON.stringify(result.metafile));
   return { metafile: result.metafile, metafilePath, bytes: fs.statSync(outfile).size };
+}
+
+/** The demo chat page: its script (with libs/client in it) and its HTML and CSS, into dist/demo/. */
+export async function buildDemoPage() {
+  const bundle = await buildBrowserBundle(demoPage);
+  for (const asset of demoPage.assets) fs.copyFileSync(path.join(root, asset), path.join(path.dirname(demoPage.outfile), path.basename(asset)));
+  return bundle;
 }
 
 export async function buildAll(log = console.log) {
@@ -97,10 +119,15 @@ export async function buildAll(log = console.log) {
     logLevel: 'warning',
   });
   const client = await buildBrowserBundle();
-  const problems = browserBundleViolations(client.metafile);
-  // The test fails on these; the build says so at once, for whoever runs `npm start`.
-  if (problems.length > 0) log(`WARNING: dist/client/bgs-client.js is not browser-safe:\n  ${problems.join('\n  ')}`);
-  log(`built dist/ in ${Date.now() - started} ms (browser client ${Math.round(client.bytes / 1024)} KiB)`);
+  const page = await buildDemoPage();
+  // The tests fail on these; the build says so at once, for whoever runs `npm start`.
+  for (const [file, problems] of [
+    ['dist/client/bgs-client.js', browserBundleViolations(client.metafile)],
+    ['dist/demo/chat.js', browserBundleViolations(page.metafile, { sources: demoPage.sources })],
+  ]) {
+    if (problems.length > 0) log(`WARNING: ${file} is not browser-safe:\n  ${problems.join('\n  ')}`);
+  }
+  log(`built dist/ in ${Date.now() - started} ms (browser client ${Math.round(client.bytes / 1024)} KiB, demo page ${Math.round(page.bytes / 1024)} KiB)`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -1,8 +1,10 @@
 // `npm test`: the same set-up as `npm start` (dependencies, Prisma client, build, local
-// services), then the type check and every jest project. Extra args go to jest.
+// services) plus Chromium for the e2e tests, then the type check and every jest project.
+// Extra args go to jest.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { build, ensureDependencies, ensurePrismaClient, repoRoot } from './lib/bootstrap.mjs';
+import { ensureDebianPackage } from './lib/services.mjs';
 import { prepareTestEnvironment } from './lib/test-env.mjs';
 
 const log = (m) => console.log(`[test] ${m}`);
@@ -12,6 +14,8 @@ async function main() {
   ensurePrismaClient(log);
   await build(log);
   const testEnv = await prepareTestEnvironment(log);
+  // The e2e tests drive the demo page in Debian's Chromium (no browser download).
+  ensureDebianPackage('chromium', 'chromium', log);
   const env = { ...process.env, ...testEnv };
   const bin = (name) => path.join(repoRoot, 'node_modules', '.bin', name);
   const jestArgs = process.argv.slice(2);

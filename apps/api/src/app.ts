@@ -4,6 +4,7 @@ import type { Logger, PrismaClient, Redis } from '@bgs/server';
 import { QUEUE_BOARD_PATH } from './admin/queue-board';
 import { devTokenRoutes } from './auth/dev-token-routes';
 import { requireUser, type UserRegistry } from './auth/require-user';
+import { DEMO_ASSETS_PATH, demoRoutes } from './demo/demo-routes';
 import { capabilitiesRoute, healthRoutes } from './health/health-routes';
 import { errorMiddleware, notFoundRoute } from './http/error-middleware';
 import { messageRoutes, type MessageRouteDeps } from './messages/message-routes';
@@ -33,7 +34,7 @@ export interface AppDeps extends MessageRouteDeps {
   metrics: ApiMetrics;
   /** Bull Board behind ADMIN_TOKEN (see admin/queue-board.ts); null: `/admin/queues` is a 404. */
   queueBoard: express.Router | null;
-  /** Mounted before the API routes (demo page). */
+  /** Mounted before the API routes. */
   extraRoutes?: express.Router[];
 }
 
@@ -47,8 +48,9 @@ const requireJsonBody: express.RequestHandler = (req, _res, next) => {
 };
 
 /**
- * The HTTP API: public health, metrics and admin routes, then `/api` (its document and
- * capabilities public, the rest behind bearer auth), then JSON errors.
+ * The HTTP API: public health, metrics and admin routes, the demo chat page at `/`,
+ * then `/api` (its document and capabilities public, the rest behind bearer auth),
+ * then JSON errors.
  */
 export function createApp(deps: AppDeps): Express {
   const app = express();
@@ -57,13 +59,14 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
   // Route templates are read once every route is registered (at the first response).
   let labels: RouteLabels | null = null;
-  app.use(httpMetrics(deps.metrics.httpDuration, () => (labels ??= new RouteLabels(listAppRoutes(app), deps.queueBoard ? [QUEUE_BOARD_PATH] : []))));
+  app.use(httpMetrics(deps.metrics.httpDuration, () => (labels ??= new RouteLabels(listAppRoutes(app), [DEMO_ASSETS_PATH, ...(deps.queueBoard ? [QUEUE_BOARD_PATH] : [])]))));
   app.use(requireJsonBody);
   app.use(express.json({ limit: deps.maxBodyBytes, strict: true, type: ['application/json', 'application/*+json'] }));
   app.use(healthRoutes({ prisma: deps.prisma, redis: deps.redis }));
   app.use(metricsRoutes(deps.metrics.registry));
   if (deps.queueBoard) app.use(deps.queueBoard);
   for (const router of deps.extraRoutes ?? []) app.use(router);
+  app.use(demoRoutes());
 
   const api = express.Router();
   api.use(openApiRoutes(buildOpenApiDocument({ maxMessageChars: deps.maxMessageChars, devTokens: deps.auth.devTokens, queueBoard: deps.queueBoard !== null })));

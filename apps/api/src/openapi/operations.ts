@@ -71,6 +71,10 @@ export function operations(options: OperationOptions): Operation[] {
       method: 'get', path: '/metrics', summary: 'Prometheus metrics of this instance', tag: 'operations', auth: 'none',
       answers: { 200: { description: 'Prometheus text exposition format', media: 'text/plain; version=0.0.4' } }, errors: [],
     },
+    {
+      method: 'get', path: '/', summary: 'The demo chat page (its script and styles are static files under /demo/)', tag: 'meta', auth: 'none',
+      answers: { 200: { description: 'the page', media: 'text/html' } }, errors: [],
+    },
     { method: 'get', path: '/api/openapi.json', summary: 'This document', tag: 'meta', auth: 'none', answers: { 200: { description: 'OpenAPI 3.1 document' } }, errors: [] },
     {
       method: 'get', path: '/api/capabilities', summary: 'What this deployment offers (background streaming, realtime transport, providers)', tag: 'meta', auth: 'none',
