@@ -98,7 +98,10 @@ describe('generation processor costs', () => {
     const long = await run(10_000, 20_000);
     expect(short.message.content).toBe(short.expected);
     expect(long.message.content).toBe(long.expected);
-    expect(long.result.seq).toBeGreaterThan(100);
+    // Many frames (fewer on a loaded machine, where frames merge behind slow flushes)…
+    expect(long.result.seq).toBeGreaterThanOrEqual(10);
+    expect(long.result.seq).toBeGreaterThan(short.result.seq);
+    // …and not one more query for them.
     expect(long.queries).toBe(short.queries);
     // start (stream update + history) and end (one transaction): a small constant.
     expect(short.queries).toBeLessThanOrEqual(8);
@@ -107,7 +110,7 @@ describe('generation processor costs', () => {
   it('costs one Redis round trip per frame, plus three per stream', async () => {
     const { result, redis: commands } = await run(2_000, 4_000);
     const frames = result.seq;
-    expect(frames).toBeGreaterThan(100);
+    expect(frames).toBeGreaterThanOrEqual(10);
     // begin attempt, "started" publish, one script per frame, finish.
     expect(commands.length).toBe(frames + 3);
     expect(commands.filter((c) => c !== 'evalsha' && c !== 'eval').length).toBe(1); // the "started" publish
