@@ -158,6 +158,8 @@ export async function createChatClient(options: ChatClientOptions): Promise<Chat
       store.ensure(threadId);
       let viewed = views.get(threadId);
       if (!viewed) {
+        // Left earlier: an answer may have ended meanwhile, so the cached state is not shown as current.
+        store.dispatch(threadId, { type: 'reopened' });
         viewed = { count: 0, ready: Promise.all([history.load(threadId), transport.watch(threadId)]).then(() => undefined) };
         views.set(threadId, viewed);
       }

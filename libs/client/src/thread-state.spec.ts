@@ -170,3 +170,18 @@ describe('reduceThread: bookkeeping', () => {
     expect(s.loaded).toBe(true);
   });
 });
+
+describe('reopening a thread that was left', () => {
+  it('marks what is held as not current until the history is read again', () => {
+    const loaded = reduceThread(emptyThread('t1'), { type: 'history', messages: [] });
+    expect(loaded.loaded).toBe(true);
+    const reopened = reduceThread(loaded, { type: 'reopened' });
+    expect(reopened.loaded).toBe(false);
+    expect(reduceThread(reopened, { type: 'history', messages: [] }).loaded).toBe(true);
+  });
+
+  it('changes nothing for a thread never loaded', () => {
+    const fresh = emptyThread('t2');
+    expect(reduceThread(fresh, { type: 'reopened' })).toBe(fresh);
+  });
+});

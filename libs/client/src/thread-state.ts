@@ -75,7 +75,9 @@ export type ThreadEvent =
   | { type: 'completed'; streamId: string; message: Message }
   | { type: 'failed'; streamId: string; messageId?: string; error: StreamError; message?: Message }
   | { type: 'cancelled'; streamId: string; messageId?: string; message?: Message }
-  | { type: 'error'; error: { code: string; message: string } | null };
+  | { type: 'error'; error: { code: string; message: string } | null }
+  /** The thread is opened again after being left: what is held may be stale until the history is read. */
+  | { type: 'reopened' };
 
 /** A message as a UI shows it: live content applied; `sending` until the server has it. */
 export interface ChatMessage {
@@ -233,6 +235,8 @@ export function reduceThread(state: ThreadState, event: ThreadEvent): ThreadStat
       return updateBody(state, event.streamId, event.messageId, endBody('cancelled'));
     case 'error':
       return { ...state, error: event.error };
+    case 'reopened':
+      return state.loaded ? { ...state, loaded: false } : state;
   }
 }
 

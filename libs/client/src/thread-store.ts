@@ -8,7 +8,7 @@ export interface ThreadViewState {
   messages: ChatMessage[];
   /** A message is being sent or an answer is streaming. */
   streaming: boolean;
-  /** The history has been read once. */
+  /** The history has been read since the thread was last opened (false while cached state may be stale). */
   loaded: boolean;
   /** Why the thread cannot be shown (`not_found` once deleted), or null. */
   error: { code: string; message: string } | null;
