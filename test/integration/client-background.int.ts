@@ -1,6 +1,7 @@
 import net, { type AddressInfo } from 'node:net';
-import { createChatClient, type ChatClient, type ChatClientOptions, type ChatMessage, type ConnectionStatus, type Notification, type ThreadView, type ThreadViewState } from '@bgs/client';
+import { createChatClient, type ChatClient, type ChatClientOptions, type ChatMessage, type ConnectionStatus, type Notification, type ThreadView } from '@bgs/client';
 import { simulatedAnswer } from '@bgs/server';
+import { answerOf, expectGrowing, recordAnswers, until } from '../support/client-views';
 import { eventually } from '../support/http';
 import { TestSystem } from '../support/system';
 
@@ -37,20 +38,6 @@ async function socketProxy(target: string) {
   };
 }
 
-/** Resolves with the first view state that matches (now or later). */
-function until(view: ThreadView, match: (s: ThreadViewState) => boolean, what: string, timeoutMs = 20_000): Promise<ThreadViewState> {
-  return new Promise((resolve, reject) => {
-    let off: () => void = () => undefined;
-    const timer = setTimeout(() => (off(), reject(new Error(`no ${what} within ${timeoutMs} ms: ${JSON.stringify(view.get().messages)}`))), timeoutMs);
-    off = view.subscribe((s) => {
-      if (!match(s)) return;
-      clearTimeout(timer);
-      queueMicrotask(() => off());
-      resolve(s);
-    });
-  });
-}
-
 function untilStatus(client: ChatClient, status: ConnectionStatus, timeoutMs = 20_000): Promise<void> {
   if (client.connection() === status) return Promise.resolve();
   return new Promise((resolve, reject) => {
@@ -64,22 +51,6 @@ function untilStatus(client: ChatClient, status: ConnectionStatus, timeoutMs = 2
   });
 }
 
-const answerOf = (s: ThreadViewState): ChatMessage | undefined => s.messages.filter((m) => m.role === 'assistant').at(-1);
-
-/** Every content a view showed for its latest answer: each must extend the one before (no gap, no rollback). */
-function recordAnswers(view: ThreadView): string[] {
-  const seen: string[] = [];
-  view.subscribe((s) => {
-    const content = answerOf(s)?.content;
-    if (content !== undefined && content !== seen.at(-1)) seen.push(content);
-  });
-  return seen;
-}
-
-function expectGrowing(seen: string[]): void {
-  const rollbacks = seen.filter((c, i) => i > 0 && !c.startsWith(seen[i - 1]));
-  expect(rollbacks).toEqual([]);
-}
 
 interface Recorded {
   method: string;

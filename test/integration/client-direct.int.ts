@@ -1,7 +1,8 @@
 import net, { type AddressInfo } from 'node:net';
-import { createChatClient, type ChatClient, type ChatMessage, type ThreadView, type ThreadViewState } from '@bgs/client';
+import { createChatClient, type ChatClient } from '@bgs/client';
 import { simulatedAnswer } from '@bgs/server';
-import { SseParser, type SseEvent } from '../../libs/client/src/sse-parser';
+import { SseParser, type SseEvent } from '@bgs/shared';
+import { answerOf, expectGrowing, recordAnswers, until } from '../support/client-views';
 import { eventually } from '../support/http';
 import { TestSystem } from '../support/system';
 
@@ -24,35 +25,6 @@ async function connectionTrap() {
   };
 }
 
-/** Resolves with the first view state that matches (now or later). */
-function until(view: ThreadView, match: (s: ThreadViewState) => boolean, what: string, timeoutMs = 15_000): Promise<ThreadViewState> {
-  return new Promise((resolve, reject) => {
-    let off: () => void = () => undefined;
-    const timer = setTimeout(() => (off(), reject(new Error(`no ${what} within ${timeoutMs} ms: ${JSON.stringify(view.get().messages)}`))), timeoutMs);
-    off = view.subscribe((s) => {
-      if (!match(s)) return;
-      clearTimeout(timer);
-      queueMicrotask(() => off());
-      resolve(s);
-    });
-  });
-}
-
-const answerOf = (s: ThreadViewState): ChatMessage | undefined => s.messages.filter((m) => m.role === 'assistant').at(-1);
-
-/** Every content a view showed for one answer: each must extend the one before (no gap, no rollback). */
-function recordAnswers(view: ThreadView): string[] {
-  const seen: string[] = [];
-  view.subscribe((s) => {
-    const content = answerOf(s)?.content;
-    if (content !== undefined && content !== seen.at(-1)) seen.push(content);
-  });
-  return seen;
-}
-
-function expectGrowing(seen: string[]): void {
-  for (let i = 1; i < seen.length; i++) expect(seen[i].startsWith(seen[i - 1])).toBe(true);
-}
 
 /** Reads an SSE response to the end, or until `stopAfter` says to drop it. */
 async function readEvents(res: Response, stopAfter?: (events: SseEvent[]) => boolean, abort?: AbortController): Promise<SseEvent[]> {

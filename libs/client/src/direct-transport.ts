@@ -1,6 +1,6 @@
 import type { Message, SendMessageResult, StreamError } from '@bgs/shared/browser';
 import { ChatApiError, errorFromResponse } from './http-api';
-import { SseParser, type SseEvent } from './sse-parser';
+import { SseParser, type SseEvent } from '@bgs/shared/browser';
 import type { ConnectionStatus, SendOptions, Transport, TransportContext, TransportCounts } from './transport';
 
 const INTERRUPTED: StreamError = { code: 'interrupted', message: 'The answer stopped before it ended. Please try again.' };

@@ -11,6 +11,7 @@ import {
   type MessageStatus,
   type SendMessageResult,
   type StreamError,
+  type StreamSnapshot,
   type StreamStatus,
 } from '@bgs/shared/browser';
 
@@ -52,15 +53,7 @@ export interface ThreadState {
 }
 
 /** A stream position as a snapshot carries it (`thread.open` ack, `GET /streams/:id`). */
-export interface StreamPosition {
-  streamId: string;
-  messageId: string;
-  status: StreamStatus;
-  attempt: number;
-  seq: number;
-  content: string;
-  error?: StreamError;
-}
+export type StreamPosition = StreamSnapshot & { error?: StreamError };
 
 /** Every way a thread can learn something; `reduceThread` applies each. */
 export type ThreadEvent =

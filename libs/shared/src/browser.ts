@@ -4,3 +4,4 @@ export * from './api-types';
 export * from './errors';
 export * from './events';
 export * from './resume-rule';
+export * from './sse-parser';

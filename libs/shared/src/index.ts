@@ -5,3 +5,4 @@ export * from './events';
 export * from './queue';
 export * from './resume-rule';
 export * from './schemas';
+export * from './sse-parser';

@@ -1,6 +1,6 @@
 import { createServer, IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { createOpenAiProvider, SseParser } from './openai-provider';
+import { createOpenAiProvider } from './openai-provider';
 import { ProviderError, ProviderRequest } from './provider';
 
 interface Received {
@@ -97,29 +97,6 @@ async function run(iterable: AsyncIterable<string>): Promise<{ tokens: string[];
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
-
-describe('SseParser', () => {
-  it('joins events split anywhere, including between \\r and \\n', () => {
-    const parser = new SseParser();
-    expect(parser.push('data: {"a"')).toEqual([]);
-    expect(parser.push(':1}\r')).toEqual([]);
-    // A trailing '\r' might be half of '\r\n', so the blank line only counts once the next byte is in.
-    expect(parser.push('\n\r')).toEqual([]);
-    expect(parser.push('\ndata: x\r\r')).toEqual(['{"a":1}']);
-    expect(parser.push('\n')).toEqual(['x']);
-  });
-
-  it('skips comments and other fields and joins multiple data lines with newlines', () => {
-    const parser = new SseParser();
-    expect(parser.push(': keep-alive\nevent: message\nid: 7\ndata: one\ndata:two\n\n')).toEqual(['one\ntwo']);
-  });
-
-  it('flushes a last event missing its blank line at end of stream', () => {
-    const parser = new SseParser();
-    expect(parser.push('data: [DONE]')).toEqual([]);
-    expect(parser.end()).toEqual(['[DONE]']);
-  });
-});
 
 describe('createOpenAiProvider', () => {
   it('is named openai', () => {

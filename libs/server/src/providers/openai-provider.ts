@@ -1,3 +1,4 @@
+import { SseParser } from '@bgs/shared';
 import { ChatTurn, Provider, ProviderError, ProviderRequest, isRetryableStatus } from './provider';
 
 /** Where and how to reach an OpenAI-compatible server. */
@@ -11,60 +12,6 @@ export interface OpenAiProviderOptions {
 }
 
 const MAX_ERROR_MESSAGE_CHARS = 500;
-
-/**
- * Incremental Server-Sent Events parser: feed decoded text in any chunking, get back the `data`
- * of each complete event. Handles `\n`, `\r\n` and `\r` line ends, comments and multi-line data.
- */
-export class SseParser {
-  private buffer = '';
-  private data: string[] = [];
-
-  /** Returns the data of every event completed by `text`. */
-  push(text: string): string[] {
-    this.buffer += text;
-    const events: string[] = [];
-    let lineEnd: RegExpExecArray | null;
-    const pattern = /\r\n|\r|\n/g;
-    let consumed = 0;
-    while ((lineEnd = pattern.exec(this.buffer)) !== null) {
-      // A trailing '\r' may be the first half of a '\r\n' split across chunks.
-      if (lineEnd[0] === '\r' && lineEnd.index === this.buffer.length - 1) break;
-      const event = this.line(this.buffer.slice(consumed, lineEnd.index));
-      if (event !== undefined) events.push(event);
-      consumed = lineEnd.index + lineEnd[0].length;
-    }
-    this.buffer = this.buffer.slice(consumed);
-    return events;
-  }
-
-  /**
-   * At end of stream: the data of any events still pending. Lenient on purpose: a last line or
-   * event without its terminating newline is kept, since some servers close right after it.
-   */
-  end(): string[] {
-    const events = this.push('\n');
-    const last = this.data.length > 0 ? this.take() : undefined;
-    return last === undefined ? events : [...events, last];
-  }
-
-  private line(line: string): string | undefined {
-    if (line === '') return this.data.length > 0 ? this.take() : undefined;
-    if (line.startsWith(':')) return undefined; // comment / keep-alive
-    const colon = line.indexOf(':');
-    const field = colon < 0 ? line : line.slice(0, colon);
-    if (field !== 'data') return undefined; // event, id, retry: not used by chat completions
-    const value = colon < 0 ? '' : line.slice(colon + 1);
-    this.data.push(value.startsWith(' ') ? value.slice(1) : value);
-    return undefined;
-  }
-
-  private take(): string {
-    const event = this.data.join('\n');
-    this.data = [];
-    return event;
-  }
-}
 
 /** What one streamed chunk tells us. */
 interface ChunkResult {
@@ -212,7 +159,7 @@ async function* readCompletion(
       watchdog.touch();
       const text = done ? decoder.decode() : decoder.decode(value, { stream: true });
       const events = done ? [...parser.push(text), ...parser.end()] : parser.push(text);
-      for (const data of events) {
+      for (const { data } of events) {
         if (data.trim() === '[DONE]') return;
         const chunk = parseChunk(data);
         finished ||= chunk.finished;

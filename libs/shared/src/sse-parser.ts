@@ -7,7 +7,8 @@ export interface SseEvent {
 /**
  * Incremental parser for a `text/event-stream` body (the WHATWG format: `field: value`
  * lines, a blank line ends an event, `:` starts a comment). Push decoded text as it
- * arrives, in chunks of any size; complete events come back in order.
+ * arrives, in chunks of any size; complete events come back in order. Used by the
+ * browser client (direct mode) and by the OpenAI-compatible provider.
  */
 export class SseParser {
   private buffer = '';
@@ -27,6 +28,16 @@ export class SseParser {
       if (event) out.push(event);
     }
     return out;
+  }
+
+  /**
+   * At end of stream: the events still pending. Lenient on purpose: a last line or event
+   * without its terminating newline is kept, since some servers close right after it.
+   */
+  end(): SseEvent[] {
+    const out = this.push('\n');
+    const last = this.line('');
+    return last ? [...out, last] : out;
   }
 
   private line(line: string): SseEvent | null {
