@@ -17,7 +17,9 @@ export interface CreatedTurn {
   created: boolean;
 }
 
-const isUniqueViolation = (err: unknown) => err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';
+/** Postgres 23505, as Prisma reports it from a model call (P2002) or from a raw statement. */
+const isUniqueViolation = (err: unknown) =>
+  err instanceof Prisma.PrismaClientKnownRequestError && (err.code === 'P2002' || /23505|unique constraint/i.test(`${err.message} ${JSON.stringify(err.meta ?? {})}`));
 
 /**
  * The Postgres side of sending a message: the user message, the assistant message
@@ -62,33 +64,51 @@ export class MessageStore {
     const userMessageId = randomUUID();
     const assistantMessageId = randomUUID();
     const now = Date.now();
+    // Distinct timestamps keep "oldest first" stable: the question, then its answer.
+    const askedAt = new Date(now);
+    const answeredAt = new Date(now + 1);
+    const userMessage: MessageRow = {
+      id: userMessageId, threadId: turn.threadId, role: 'user', content: turn.content, status: 'complete',
+      streamId: null, version: 1, idempotencyKey: turn.idempotencyKey, createdAt: askedAt,
+    };
+    const assistantMessage: MessageRow = {
+      id: assistantMessageId, threadId: turn.threadId, role: 'assistant', content: '', status: 'streaming',
+      streamId, version: 1, idempotencyKey: null, createdAt: answeredAt,
+    };
+    const stream: StreamRow = {
+      id: streamId, threadId: turn.threadId, messageId: assistantMessageId, userMessageId, userId: turn.userId, model: turn.model,
+      status: 'queued', attempt: 0, seq: 0, errorCode: null, errorMessage: null, createdAt: askedAt, startedAt: null, endedAt: null,
+      notificationDecision: null, notificationDecidedAt: null,
+    };
     try {
-      return await this.prisma.$transaction(async (tx) => {
-        const claimed = await tx.thread.updateMany({
-          where: { id: turn.threadId, userId: turn.userId, activeStreamId: null },
-          data: { activeStreamId: streamId, updatedAt: new Date(now) },
-        });
-        if (claimed.count === 0) {
-          const exists = await tx.thread.findFirst({ where: { id: turn.threadId, userId: turn.userId }, select: { activeStreamId: true } });
-          if (!exists) throw notFound('thread');
-          throw new ApiError('stream_in_progress', 'this thread already has an answer streaming; wait for it or cancel it', { activeStreamId: exists.activeStreamId });
-        }
-        // Distinct timestamps keep "oldest first" stable: the question, then its answer.
-        const userMessage = await tx.message.create({
-          data: { id: userMessageId, threadId: turn.threadId, role: 'user', content: turn.content, status: 'complete', idempotencyKey: turn.idempotencyKey, createdAt: new Date(now) },
-        });
-        const assistantMessage = await tx.message.create({
-          data: { id: assistantMessageId, threadId: turn.threadId, role: 'assistant', content: '', status: 'streaming', streamId, createdAt: new Date(now + 1) },
-        });
-        const stream = await tx.stream.create({
-          data: { id: streamId, threadId: turn.threadId, messageId: assistantMessageId, userMessageId, userId: turn.userId, model: turn.model },
-        });
-        return {
-          created: true,
-          stream,
-          result: { userMessage: toMessage(userMessage), assistantMessage: toMessage(assistantMessage), stream: toStreamState(stream, '') },
-        };
-      });
+      // One statement: claim the thread's active stream, insert the three rows only if the
+      // claim succeeded. Atomic, and no pooled connection held across round trips.
+      const [{ claimed }] = await this.prisma.$queryRaw<Array<{ claimed: number }>>`
+        WITH claim AS (
+          UPDATE threads SET active_stream_id = ${streamId}::uuid, updated_at = ${askedAt}
+          WHERE id = ${turn.threadId}::uuid AND user_id = ${turn.userId} AND active_stream_id IS NULL
+          RETURNING id
+        ), asked AS (
+          INSERT INTO messages (id, thread_id, role, content, status, idempotency_key, created_at)
+          SELECT ${userMessageId}::uuid, id, 'user', ${turn.content}, 'complete', ${turn.idempotencyKey}, ${askedAt} FROM claim
+        ), answer AS (
+          INSERT INTO messages (id, thread_id, role, content, status, stream_id, created_at)
+          SELECT ${assistantMessageId}::uuid, id, 'assistant', '', 'streaming', ${streamId}::uuid, ${answeredAt} FROM claim
+        ), stream AS (
+          INSERT INTO streams (id, thread_id, message_id, user_message_id, user_id, model, created_at)
+          SELECT ${streamId}::uuid, id, ${assistantMessageId}::uuid, ${userMessageId}::uuid, ${turn.userId}, ${turn.model}, ${askedAt} FROM claim
+        )
+        SELECT count(*)::int AS claimed FROM claim`;
+      if (claimed === 0) {
+        const exists = await this.prisma.thread.findFirst({ where: { id: turn.threadId, userId: turn.userId }, select: { activeStreamId: true } });
+        if (!exists) throw notFound('thread');
+        throw new ApiError('stream_in_progress', 'this thread already has an answer streaming; wait for it or cancel it', { activeStreamId: exists.activeStreamId });
+      }
+      return {
+        created: true,
+        stream,
+        result: { userMessage: toMessage(userMessage), assistantMessage: toMessage(assistantMessage), stream: toStreamState(stream, '') },
+      };
     } catch (err) {
       // A concurrent request with the same Idempotency-Key won the race (it claimed the
       // thread first, or inserted the key first): answer with its turn.

@@ -1,5 +1,5 @@
 import type { StreamStatus } from '@bgs/shared';
-import type { MessageRow, PrismaClient, StreamRow } from '../db/database';
+import { Prisma, type MessageRow, type PrismaClient, type StreamRow } from '../db/database';
 import type { ChatTurn } from '../providers/provider';
 import { messageVersion } from './dto';
 
@@ -23,6 +23,16 @@ export type AttemptStart =
   | { kind: 'gone' };
 
 const ACTIVE: StreamStatus[] = ['queued', 'streaming'];
+
+/** The row `finish` reads back: the ended stream, and its message's columns prefixed. */
+type FinishedRow = StreamRow & {
+  messageRole: MessageRow['role'];
+  messageStatus: MessageRow['status'];
+  messageContent: string;
+  messageVersion: number;
+  messageIdempotencyKey: string | null;
+  messageCreatedAt: Date;
+};
 const MESSAGE_STATUS = { completed: 'complete', failed: 'failed', cancelled: 'cancelled' } as const;
 
 /**
@@ -63,35 +73,55 @@ export class StreamStore {
   }
 
   /**
-   * Ends the stream once: stream status, final message and the thread's active stream
-   * in one transaction. Returns the final message, or null when it had already ended
-   * (or its thread was deleted).
+   * Ends the stream once: stream status, final message and the thread's active stream,
+   * in one statement (data-modifying CTEs run atomically and hold no pooled connection
+   * between round trips, which matters when hundreds of streams end at once). Only the
+   * current attempt may end the stream: a superseded worker's late write is ignored.
+   * Returns the ended rows, or null when it had already ended (or its thread was deleted).
    */
   async finish(streamId: string, ending: StreamEnding): Promise<{ stream: StreamRow; message: MessageRow } | null> {
-    return this.prisma.$transaction(async (tx) => {
-      // Only the current attempt may end the stream: a superseded worker's late write is ignored.
-      const [stream] = await tx.stream.updateManyAndReturn({
-        where: { id: streamId, status: { in: ACTIVE }, attempt: ending.attempt },
-        data: {
-          status: ending.status,
-          attempt: ending.attempt,
-          seq: ending.seq,
-          endedAt: new Date(),
-          errorCode: ending.error?.code ?? null,
-          errorMessage: ending.error?.message ?? null,
-        },
-      });
-      if (!stream) return null;
-      const message = await tx.message.update({
-        where: { id: stream.messageId },
-        data: { status: MESSAGE_STATUS[ending.status], content: ending.content, version: messageVersion(ending.attempt, ending.seq, true) },
-      });
-      await tx.thread.updateMany({
-        where: { id: stream.threadId, activeStreamId: streamId },
-        data: { activeStreamId: null, updatedAt: new Date() },
-      });
-      return { stream, message };
-    });
+    const status = Prisma.sql`${ending.status}::"StreamStatus"`;
+    const messageStatus = Prisma.sql`${MESSAGE_STATUS[ending.status]}::"MessageStatus"`;
+    const rows = await this.prisma.$queryRaw<FinishedRow[]>`
+      WITH s AS (
+        UPDATE streams SET status = ${status}, seq = ${ending.seq}, ended_at = now(),
+          error_code = ${ending.error?.code ?? null}, error_message = ${ending.error?.message ?? null}
+        WHERE id = ${streamId}::uuid AND status IN ('queued', 'streaming') AND attempt = ${ending.attempt}
+        RETURNING *
+      ), m AS (
+        UPDATE messages SET status = ${messageStatus}, content = ${ending.content},
+          version = ${messageVersion(ending.attempt, ending.seq, true)}
+        FROM s WHERE messages.id = s.message_id
+        RETURNING messages.*
+      ), t AS (
+        UPDATE threads SET active_stream_id = NULL, updated_at = now()
+        FROM s WHERE threads.id = s.thread_id AND threads.active_stream_id = s.id
+        RETURNING threads.id
+      )
+      SELECT s.id, s.thread_id AS "threadId", s.message_id AS "messageId", s.user_message_id AS "userMessageId",
+        s.user_id AS "userId", s.model, s.status::text AS status, s.attempt, s.seq, s.error_code AS "errorCode",
+        s.error_message AS "errorMessage", s.created_at AS "createdAt", s.started_at AS "startedAt", s.ended_at AS "endedAt",
+        s.notification_decision::text AS "notificationDecision", s.notification_decided_at AS "notificationDecidedAt",
+        m.role::text AS "messageRole", m.status::text AS "messageStatus", m.content AS "messageContent",
+        m.version AS "messageVersion", m.idempotency_key AS "messageIdempotencyKey", m.created_at AS "messageCreatedAt"
+      FROM s JOIN m ON m.id = s.message_id`;
+    const [row] = rows;
+    if (!row) return null;
+    const { messageRole, messageStatus: mStatus, messageContent, messageVersion: version, messageIdempotencyKey, messageCreatedAt, ...stream } = row;
+    return {
+      stream,
+      message: {
+        id: stream.messageId,
+        threadId: stream.threadId,
+        role: messageRole,
+        status: mStatus,
+        content: messageContent,
+        streamId: stream.id,
+        version,
+        idempotencyKey: messageIdempotencyKey,
+        createdAt: messageCreatedAt,
+      },
+    };
   }
 
   async get(streamId: string): Promise<StreamRow | null> {
