@@ -34,7 +34,7 @@ import { ThreadStore } from './threads/thread-store';
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger('api', config.logLevel);
-  const db = createDatabase(config.databaseUrl, { max: 20 });
+  const db = createDatabase(config.databaseUrl, { max: config.databasePoolSize });
   const { prisma } = db;
   // A process's first Prisma query connects and loads the query compiler (0.5–2 s): pay it now,
   // in the background, rather than on the first user's request. Failing here changes nothing.

@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   }
   const { url, prefix } = config.redis;
   const keys = redisKeys(prefix);
-  const db = createDatabase(config.databaseUrl, { max: 20 });
+  const db = createDatabase(config.databaseUrl, { max: config.databasePoolSize });
   // A process's first Prisma query connects and loads the query compiler (0.5–2 s): pay it now,
   // in the background, rather than on the first user's request. Failing here changes nothing.
   db.prisma.stream.findFirst({ select: { id: true } }).catch((err: Error) => logger.warn({ err: err.message }, 'database warm-up failed; queries will retry'));

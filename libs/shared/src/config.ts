@@ -27,6 +27,7 @@ const envSchema = z
 
     // Not WHATWG-parsed: pg also takes socket forms such as `postgresql://user@/db?host=/run/postgresql`.
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'must start with postgres:// or postgresql://'),
+    DATABASE_POOL_SIZE: int(20, 1, 1_000),
     REDIS_URL: url(['redis', 'rediss']).optional(),
     REDIS_PREFIX: z
       .string()
@@ -92,6 +93,8 @@ export interface Config {
   /** Where a worker serves its metrics; null: it serves none. */
   metrics: { workerPort: number | null };
   databaseUrl: string;
+  /** Postgres connections per process. */
+  databasePoolSize: number;
   redis: { url: string; prefix: string } | null;
   auth: { secret: string; devTokens: boolean; adminToken: string | null };
   backgroundStreaming: boolean;
@@ -144,6 +147,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     metrics: { workerPort: e.METRICS_PORT ?? null },
     databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
     redis: e.BACKGROUND_STREAMING && e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX } : null,
     auth: { secret: e.AUTH_SECRET, devTokens: e.AUTH_DEV_TOKENS, adminToken: e.ADMIN_TOKEN ?? null },
     backgroundStreaming: e.BACKGROUND_STREAMING,

