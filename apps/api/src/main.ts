@@ -7,6 +7,7 @@ import {
   createLogger,
   createProvider,
   createRedis,
+  FrameClock,
   LiveStreamStore,
   onShutdown,
   PresenceStore,
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
     );
   } else {
     const finisher = new StreamFinisher(streams, null, null);
-    const generator = new DirectGenerator({ provider, streams, finisher, frames: config.frames, logger });
+    const generator = new DirectGenerator({ provider, streams, finisher, frames: config.frames, frameClock: new FrameClock(config.frames.frameMs), logger });
     const reader = new StreamReader(prisma, generator);
     const canceller = new StreamCanceller({ live: null, queue: null, local: generator, finisher, logger });
     server.on('request', createApp({

@@ -8,6 +8,7 @@ import {
   createLogger,
   createProvider,
   createRedis,
+  FrameClock,
   LiveStreamStore,
   onShutdown,
   PresenceStore,
@@ -39,7 +40,8 @@ async function main(): Promise<void> {
   // A process's first Prisma query connects and loads the query compiler (0.5–2 s): pay it now,
   // in the background, rather than on the first user's request. Failing here changes nothing.
   db.prisma.stream.findFirst({ select: { id: true } }).catch((err: Error) => logger.warn({ err: err.message }, 'database warm-up failed; queries will retry'));
-  const commands = createRedis(url, { name: 'worker-commands' });
+  // Auto-pipelining: the frames flushed on one clock tick leave in one socket write.
+  const commands = createRedis(url, { name: 'worker-commands', enableAutoPipelining: true });
   const subscriber = createRedis(url, { name: 'worker-cancel-subscriber' });
   for (const c of [commands, subscriber]) c.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
   const live = new LiveStreamStore(commands, keys, config.frames.liveTtlSeconds);
@@ -68,6 +70,7 @@ async function main(): Promise<void> {
         cancels,
         keys,
         frames: config.frames,
+        frameClock: new FrameClock(config.frames.frameMs),
         logger,
         onFrame: metrics.onFrame,
         onEnd: metrics.onEnd,

@@ -2,6 +2,7 @@
 export * from './db/database';
 export * from './db/migrate';
 export * from './db/retry';
+export * from './generation/frame-clock';
 export * from './generation/frame-coalescer';
 export * from './live/live-stream-store';
 export * from './live/socketio-packet';

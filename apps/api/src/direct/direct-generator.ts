@@ -1,6 +1,7 @@
 import type { Response } from 'express';
 import {
   FrameCoalescer,
+  type FrameTimers,
   ProviderError,
   toMessage,
   type LiveSnapshot,
@@ -40,6 +41,7 @@ export class DirectGenerator implements LiveReader, LocalCanceller {
       streams: StreamStore;
       finisher: StreamFinisher;
       frames: { frameMs: number; maxChars: number };
+      frameClock?: FrameTimers;
       logger: Logger;
     },
   ) {}
@@ -79,7 +81,7 @@ export class DirectGenerator implements LiveReader, LocalCanceller {
       const coalescer = new FrameCoalescer(this.deps.frames, async (text) => {
         run.live = { ...run.live, seq: run.live.seq + 1, content: run.live.content + text };
         writeEvent(res, 'delta', { seq: run.live.seq, text });
-      });
+      }, this.deps.frameClock);
       let failure: { code: string; message: string } | null = null;
       try {
         for await (const token of this.deps.provider.stream({ model: stream.model, messages: start.history, attempt: 1, signal: controller.signal })) {

@@ -2,6 +2,7 @@ import { EVENTS, rooms } from '@bgs/shared';
 import {
   encodeRoomEvent,
   FrameCoalescer,
+  type FrameTimers,
   type ChatTurn,
   type LiveStreamStore,
   type Logger,
@@ -27,6 +28,8 @@ export interface AttemptDeps {
   streams: StreamStore;
   keys: RedisKeys;
   frames: { frameMs: number; maxChars: number; checkpointMs: number };
+  /** The process's shared frame clock (one timer for all streams); a timer per frame without it. */
+  frameClock?: FrameTimers;
   logger: Logger;
   /** Observes every flushed frame (metrics). */
   onFrame?: (tokens: number, chars: number, flushMs: number) => void;
@@ -70,7 +73,7 @@ export async function runAttempt(ctx: AttemptContext, deps: AttemptDeps): Promis
     if (outcome === 'superseded') control.abort('superseded' satisfies AbortReason);
     else if (outcome === 'cancel-requested') control.abort('cancel' satisfies AbortReason);
     else checkpoints.maybe(frameSeq, flushed);
-  });
+  }, deps.frameClock);
 
   try {
     for await (const token of deps.provider.stream({ model: ctx.model, messages: ctx.history, attempt, signal: control.signal })) {
