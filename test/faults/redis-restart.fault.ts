@@ -1,5 +1,5 @@
 import { simulatedAnswer } from '@bgs/server';
-import { eventually, httpClient, type HttpAnswer, type HttpClient } from '../support/http';
+import { eventually, httpClient, type HttpAnswer, type HttpClient, streamEnded } from '../support/http';
 import { RedisServer } from '../support/redis-server';
 import { connectSocket, openThread, type TestSocket } from '../support/sockets';
 import { TestSystem } from '../support/system';
@@ -87,10 +87,7 @@ describe.each([
     const recoveredIn = await eventually(async () => ((await anon.get('/readyz')).status === 200 ? Date.now() - down : undefined), 'readyz after restart', 20_000);
 
     for (const s of streams) {
-      const state = await eventually(async () => {
-        const r = (await api.get(`/api/streams/${s.streamId}`)).body;
-        return r.status === 'completed' || r.status === 'failed' || r.status === 'cancelled' ? r : undefined;
-      }, `stream ${s.streamId} to end`, 45_000);
+      const state = await streamEnded(api, s.streamId, 45_000);
       expect({ status: state.status, content: state.content }).toEqual({ status: 'completed', content: s.expected });
       const messages = (await api.get(`/api/threads/${s.threadId}/messages`)).body.items as Array<{ role: string; status: string; content: string }>;
       expect(messages.map((m) => `${m.role}:${m.status}`)).toEqual(['user:complete', 'assistant:complete']);

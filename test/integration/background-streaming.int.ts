@@ -1,5 +1,5 @@
 import { simulatedAnswer } from '@bgs/server';
-import { eventually } from '../support/http';
+import { streamEnded } from '../support/http';
 import { closeThread, connectSocket, nextEvent, openThread, type TestSocket } from '../support/sockets';
 import { TestSystem } from '../support/system';
 import { ThreadFollower } from '../support/thread-follower';
@@ -84,7 +84,7 @@ describe('background streaming across thread switches', () => {
     const content = 'Short one [sim tokens=15 rate=500]';
     const sent = await api.post(`/api/threads/${thread}/messages`, { content });
     const streamId = sent.body.stream.id as string;
-    await eventually(async () => ((await api.get(`/api/streams/${streamId}`)).body.status === 'completed' ? true : undefined), 'completion');
+    expect((await streamEnded(api, streamId)).status).toBe('completed');
 
     const socket = await socketFor(api.token);
     const ack = await openThread(socket, thread);
@@ -138,10 +138,8 @@ describe('background streaming across thread switches', () => {
     await nextEvent(socket, 'stream.delta', (e) => e.streamId === streamId);
     await closeThread(socket, thread);
     socket.disconnect();
-    const state = await eventually(async () => {
-      const s = (await api.get(`/api/streams/${streamId}`)).body;
-      return s.status === 'completed' ? s : undefined;
-    }, 'completion after disconnect');
+    const state = await streamEnded(api, streamId);
+    expect(state.status).toBe('completed');
     expect(state.content).toBe(simulatedAnswer(content, 40).join(''));
   });
 

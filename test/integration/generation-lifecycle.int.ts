@@ -1,5 +1,5 @@
 import { simulatedAnswer } from '@bgs/server';
-import { eventually } from '../support/http';
+import { eventually, streamEnded } from '../support/http';
 import { connectSocket, nextEvent, openThread, type TestSocket } from '../support/sockets';
 import { TestSystem } from '../support/system';
 import { ThreadFollower } from '../support/thread-follower';
@@ -28,12 +28,6 @@ describe('generation lifecycle', () => {
     follower.snapshot(await openThread(socket, thread));
     return { api, thread, socket, follower };
   }
-
-  const streamEnded = (api: Awaited<ReturnType<TestSystem['client']>>, streamId: string) =>
-    eventually(async () => {
-      const s = (await api.get(`/api/streams/${streamId}`)).body;
-      return ['completed', 'failed', 'cancelled'].includes(s.status) ? s : undefined;
-    }, `stream ${streamId} to end`);
 
   it('cancel stops the provider within a frame or two and keeps the partial text', async () => {
     const { api, thread, socket, follower } = await setup('cancel-user');

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { testEnv } from '../support/env';
-import { eventually, httpClient } from '../support/http';
+import { eventually, httpClient, streamEnded } from '../support/http';
 import { closeThread, connectSocket, openThread, type TestSocket } from '../support/sockets';
 import { TestSystem } from '../support/system';
 
@@ -81,7 +81,7 @@ describe('no leaks across thread switches and stream ends', () => {
       ids.push((await api.post(`/api/threads/${thread}/messages`, { content: `hi ${i} [sim tokens=20 rate=400]` })).body.stream.id);
     }
     for (const id of ids) {
-      await eventually(async () => ((await api.get(`/api/streams/${id}`)).body.status === 'completed' ? true : undefined), `stream ${id}`);
+      expect((await streamEnded(api, id)).status).toBe('completed');
     }
     const liveKeys = () => redis.keys(`${system.prefix}:stream:*`);
     const ttl = await redis.ttl(`${system.prefix}:stream:{${ids[0]}}:live`);

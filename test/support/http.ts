@@ -51,3 +51,11 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, what: s
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Waits until stream `streamId` has ended (completed, failed or cancelled) and returns its final state. */
+export function streamEnded(api: HttpClient, streamId: string, timeoutMs = 15_000): Promise<any> {
+  return eventually(async () => {
+    const s = (await api.get(`/api/streams/${streamId}`)).body;
+    return ['completed', 'failed', 'cancelled'].includes(s?.status) ? s : undefined;
+  }, `stream ${streamId} to end`, timeoutMs);
+}
