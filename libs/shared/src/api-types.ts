@@ -9,8 +9,9 @@ export type StreamStatus = (typeof STREAM_STATUSES)[number];
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
 /** A stream is active until it reaches one of these. */
-export const TERMINAL_STREAM_STATUSES: readonly StreamStatus[] = ['completed', 'failed', 'cancelled'];
-export const isTerminalStreamStatus = (s: StreamStatus) => TERMINAL_STREAM_STATUSES.includes(s);
+export type TerminalStreamStatus = Extract<StreamStatus, 'completed' | 'failed' | 'cancelled'>;
+export const TERMINAL_STREAM_STATUSES: readonly TerminalStreamStatus[] = ['completed', 'failed', 'cancelled'];
+export const isTerminalStreamStatus = (s: StreamStatus): s is TerminalStreamStatus => (TERMINAL_STREAM_STATUSES as readonly StreamStatus[]).includes(s);
 
 export interface Thread {
   id: string;

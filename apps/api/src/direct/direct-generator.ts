@@ -1,8 +1,9 @@
 import type { Response } from 'express';
 import {
+  failureShownFor,
   FrameCoalescer,
   type FrameTimers,
-  ProviderError,
+  GENERATION_FAILED,
   toMessage,
   type LiveSnapshot,
   type Logger,
@@ -19,7 +20,6 @@ interface Running {
   live: LiveSnapshot;
 }
 
-const GENERIC_FAILURE = { code: 'generation_failed', message: 'The answer could not be generated. Please try again.' };
 
 /**
  * Direct mode (BACKGROUND_STREAMING=false): the answer streams in the POST response as
@@ -90,7 +90,7 @@ export class DirectGenerator implements LiveReader, LocalCanceller {
         }
       } catch (err) {
         if (!controller.signal.aborted) {
-          failure = err instanceof ProviderError ? { code: err.code, message: err.message } : GENERIC_FAILURE;
+          failure = failureShownFor(err);
           logger.warn({ err: (err as Error).message }, 'direct generation failed');
         }
       }
@@ -120,7 +120,7 @@ export class DirectGenerator implements LiveReader, LocalCanceller {
     writeEvent(res, 'started', live ? { ...result, stream: { ...state, ...live } } : result);
     const message = { message: result.assistantMessage };
     if (state.status === 'completed') writeEvent(res, 'completed', message);
-    else if (state.status === 'failed') writeEvent(res, 'failed', { error: state.error ?? GENERIC_FAILURE, ...message });
+    else if (state.status === 'failed') writeEvent(res, 'failed', { error: state.error ?? GENERATION_FAILED, ...message });
     else if (state.status === 'cancelled') writeEvent(res, 'cancelled', message);
     res.end();
   }

@@ -1,6 +1,6 @@
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { EVENTS, generationJobSchema, rooms, type GenerationJob, type GenerationResult } from '@bgs/shared';
-import { encodeRoomEvent, ProviderError, retryWhileDatabaseUnavailable, type Logger, type StreamEnding, type StreamFinisher } from '@bgs/server';
+import { encodeRoomEvent, failureShownFor, ProviderError, retryWhileDatabaseUnavailable, type Logger, type StreamEnding, type StreamFinisher } from '@bgs/server';
 import { runAttempt, type AttemptDeps } from './attempt-run';
 import type { CancelSignals } from './cancel-signals';
 
@@ -20,8 +20,6 @@ type Processor = (job: Job<GenerationJob, GenerationResult>, token?: string) => 
  */
 const DATABASE_RETRY_MS = 20_000;
 
-/** Messages a user may see for failures that are not the provider's own words. */
-const GENERIC_FAILURE = { code: 'generation_failed', message: 'The answer could not be generated. Please try again.' };
 
 /**
  * The BullMQ processor of a generation job (job id = stream id). Each run is a new
@@ -117,7 +115,7 @@ async function handleFailure(
     throw err;
   }
   const partial = (err as { partial?: { content: string; seq: number } }).partial ?? { content: '', seq: 0 };
-  const error = providerError ? { code: providerError.code, message: providerError.message } : GENERIC_FAILURE;
+  const error = failureShownFor(err);
   const ending: StreamEnding = { status: 'failed', content: partial.content, attempt, seq: partial.seq, error };
   await durably('finish', control, log, () => deps.finisher.finish(data.streamId, ending));
   deps.onEnd?.('failed');

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { GenerationJob, GenerationResult } from '@bgs/shared';
+import { isTerminalStreamStatus, type GenerationJob, type GenerationResult } from '@bgs/shared';
 import type { LiveStreamStore, Logger, PrismaClient, StreamFinisher } from '@bgs/server';
 
 const WORKER_LOST = { code: 'worker_lost', message: 'The answer was interrupted and could not be resumed. Please try again.' };
@@ -21,7 +21,7 @@ export class LostStreamReaper {
   /** Fails an active stream whose job is over, keeping what the live buffer holds. */
   async failLostStream(streamId: string, reason: string): Promise<void> {
     const stream = await this.prisma.stream.findUnique({ where: { id: streamId } });
-    if (!stream || (stream.status !== 'queued' && stream.status !== 'streaming')) return;
+    if (!stream || isTerminalStreamStatus(stream.status)) return;
     const live = await this.live.read(streamId);
     const ended = await this.finisher.finish(streamId, {
       status: 'failed',

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EVENTS, rooms, type Notification } from '@bgs/shared';
+import { EVENTS, isTerminalStreamStatus, rooms, type Notification } from '@bgs/shared';
 import { toNotification, type Logger, type PresenceStore, type PrismaClient } from '@bgs/server';
 import { decideNotification, notificationText } from './notification-decision';
 
@@ -34,7 +34,7 @@ export class NotificationDecider {
     });
     if (!stream) return 'gone';
     if (stream.notificationDecision) return 'already-decided';
-    if (stream.status === 'queued' || stream.status === 'streaming') return 'not-ended';
+    if (!isTerminalStreamStatus(stream.status)) return 'not-ended';
 
     const open = stream.status === 'cancelled' ? false : await this.presence.isOpen(stream.threadId);
     const decision = decideNotification(stream.status, open, stream.thread.muted);

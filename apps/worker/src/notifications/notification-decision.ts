@@ -1,4 +1,4 @@
-import type { NotificationType, StreamStatus } from '@bgs/shared';
+import type { NotificationType, TerminalStreamStatus } from '@bgs/shared';
 
 export type SkipReason = 'skipped_open' | 'skipped_muted' | 'skipped_cancelled';
 export type NotificationDecision = { notify: true; type: NotificationType } | { notify: false; reason: SkipReason };
@@ -7,7 +7,7 @@ export type NotificationDecision = { notify: true; type: NotificationType } | { 
  * The contract's table: a completion notifies when the thread is closed and not muted;
  * a final failure notifies when the thread is closed, muted or not; a cancellation never.
  */
-export function decideNotification(outcome: Extract<StreamStatus, 'completed' | 'failed' | 'cancelled'>, threadOpen: boolean, muted: boolean): NotificationDecision {
+export function decideNotification(outcome: TerminalStreamStatus, threadOpen: boolean, muted: boolean): NotificationDecision {
   if (outcome === 'cancelled') return { notify: false, reason: 'skipped_cancelled' };
   if (threadOpen) return { notify: false, reason: 'skipped_open' };
   if (outcome === 'completed') return muted ? { notify: false, reason: 'skipped_muted' } : { notify: true, type: 'ai.message.received' };

@@ -39,3 +39,11 @@ export class ProviderError extends Error {
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 409 || status === 425 || status === 429 || status >= 500;
 }
+
+/** What a user is told when a generation fails for a reason that is not the provider's own words. */
+export const GENERATION_FAILED = { code: 'generation_failed', message: 'The answer could not be generated. Please try again.' } as const;
+
+/** The `{code, message}` a failed generation shows: the provider's, or the generic one (never a stack). */
+export function failureShownFor(err: unknown): { code: string; message: string } {
+  return err instanceof ProviderError ? { code: err.code, message: err.message } : { ...GENERATION_FAILED };
+}

@@ -1,8 +1,9 @@
-import { EVENTS, rooms } from '@bgs/shared';
+import { EVENTS, isTerminalStreamStatus, rooms } from '@bgs/shared';
 import type { MessageRow, StreamRow } from '../db/database';
 import type { RedisKeys } from '../redis/keys';
 import type { LiveStreamStore } from '../live/live-stream-store';
 import { encodeRoomEvent, type RoomPacket } from '../live/socketio-packet';
+import { GENERATION_FAILED } from '../providers/provider';
 import { toMessage } from './dto';
 import type { StreamEnding, StreamStore } from './stream-store';
 
@@ -46,7 +47,7 @@ export class StreamFinisher {
   async resync(streamId: string): Promise<void> {
     if (!this.live) return;
     const stream = await this.store.get(streamId);
-    if (!stream || stream.status === 'queued' || stream.status === 'streaming') return;
+    if (!stream || !isTerminalStreamStatus(stream.status)) return;
     const message = await this.store.message(stream.messageId);
     if (message) await this.publishEnd(stream, message);
   }
@@ -67,7 +68,7 @@ export class StreamFinisher {
         return encodeRoomEvent(key, room, EVENTS.streamFailed, {
           ...base,
           messageId: stream.messageId,
-          error: { code: stream.errorCode ?? 'generation_failed', message: stream.errorMessage ?? 'The answer could not be generated.' },
+          error: { code: stream.errorCode ?? GENERATION_FAILED.code, message: stream.errorMessage ?? GENERATION_FAILED.message },
         });
       default:
         return encodeRoomEvent(key, room, EVENTS.streamCancelled, { ...base, messageId: stream.messageId });

@@ -1,4 +1,4 @@
-import type { StreamStatus } from '@bgs/shared';
+import type { StreamStatus, TerminalStreamStatus } from '@bgs/shared';
 import { Prisma, type MessageRow, type PrismaClient, type StreamRow } from '../db/database';
 import type { ChatTurn } from '../providers/provider';
 import { messageVersion } from './dto';
@@ -6,7 +6,7 @@ import { messageVersion } from './dto';
 /** How many earlier messages a generation sees. */
 const HISTORY_LIMIT = 50;
 
-export type FinalStatus = Extract<StreamStatus, 'completed' | 'failed' | 'cancelled'>;
+export type FinalStatus = TerminalStreamStatus;
 
 export interface StreamEnding {
   status: FinalStatus;
