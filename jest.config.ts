@@ -3,6 +3,8 @@ import type { Config } from 'jest';
 // Types are checked once by `tsc --noEmit` (npm test runs it first), so ts-jest only transpiles.
 const transform: Config['transform'] = {
   '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', diagnostics: false }],
+  // Redis scripts are .lua files imported as strings (esbuild's text loader in the build).
+  '^.+\\.lua$': '<rootDir>/test/support/text-transform.js',
 };
 const moduleNameMapper = {
   '^@bgs/shared$': '<rootDir>/libs/shared/src/index.ts',
@@ -10,7 +12,7 @@ const moduleNameMapper = {
   '^@bgs/server$': '<rootDir>/libs/server/src/index.ts',
   '^@bgs/client$': '<rootDir>/libs/client/src/index.ts',
 };
-const common = { rootDir: '.', transform, moduleNameMapper, testEnvironment: 'node', moduleFileExtensions: ['ts', 'js', 'json'] };
+const common = { rootDir: '.', transform, moduleNameMapper, testEnvironment: 'node', moduleFileExtensions: ['ts', 'js', 'json', 'lua'] };
 
 const integration = {
   globalSetup: '<rootDir>/test/support/global-setup.ts',

@@ -114,6 +114,8 @@ export async function buildAll(log = console.log) {
     target: 'node20',
     format: 'cjs',
     packages: 'external',
+    // Redis scripts live in .lua files and are bundled as strings.
+    loader: { '.lua': 'text' },
     sourcemap: true,
     tsconfig: path.join(root, 'tsconfig.base.json'),
     logLevel: 'warning',

@@ -12,7 +12,7 @@ const SCREENSHOTS = path.resolve(__dirname, '..', '..', 'test-output', 'screensh
 type Api = HttpClient & { token: string };
 
 /**
- * Seed §2.1 and §2.2 as a person sees them: the demo page at `/` in headless Chromium,
+ * docs/protocol.md#what-a-chat-app-can-rely-on as a person sees it: the demo page at `/` in headless Chromium,
  * against a real API and worker. Answers are short simulated ones steered by
  * `[sim tokens=N rate=R]` in the message text.
  */

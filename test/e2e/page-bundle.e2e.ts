@@ -4,7 +4,7 @@ import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-/** Seed §3.3: the demo page's script (its own code plus libs/client) holds only browser-safe code. */
+/** docs/protocol.md#client-library: the demo page's script (its own code plus libs/client) holds only browser-safe code. */
 describe('the demo page bundle', () => {
   it('dist/demo/chat.js holds the page, the client and socket.io-client, and nothing server-side', () => {
     // Written by the build that `npm test` (or the jest global setup) ran first.

@@ -4,6 +4,7 @@ import { eventually, type HttpClient } from '../support/http';
 import { RedisServer } from '../support/redis-server';
 import { connectSocket, nextEvent, openThread, type TestSocket } from '../support/sockets';
 import { TestSystem } from '../support/system';
+import { expectContiguous, seqRange, stepView } from '../support/follower-assertions';
 import { ThreadFollower } from '../support/thread-follower';
 
 const PRESENCE_TTL_MS = 1_500;
@@ -56,6 +57,13 @@ describe('fault: an API instance SIGKILLed with sockets attached', () => {
     const disconnected = new Promise<string>((resolve) => tab.once('disconnect', resolve));
     await system.apis[0].kill();
     expect(await disconnected).toBe('transport close');
+    // What each thread showed when the instance died: frames 1.. applied one by one.
+    const beforeKill = watched.map((w) => {
+      const shown = expectContiguous(w.follower, w.streamId, { expected: w.expected, fromFirstFrame: true });
+      expect(shown.steps.map((s) => `${s.kind}:${s.attempt}:${s.seq}`)).toEqual(seqRange(1, shown.steps.length).map((seq) => `frame:1:${seq}`));
+      expect(shown.steps.length).toBeGreaterThanOrEqual(3);
+      return shown.steps.map(stepView);
+    });
 
     // The chat app reconnects (through the load balancer, to API 2), keeps what it
     // showed, opens its threads again and applies each snapshot by the resume rule.
@@ -63,18 +71,26 @@ describe('fault: an API instance SIGKILLed with sockets attached', () => {
     const notified: Notification[] = [];
     tab2.on('notification.created', (n) => notified.push(n));
     for (const w of watched) {
-      const resumed = new ThreadFollower(tab2, w.threadId);
-      for (const [id, state] of w.follower.streams) resumed.streams.set(id, state);
-      w.follower.detach();
+      const resumed = new ThreadFollower(tab2, w.threadId).takeOver(w.follower);
       w.follower = resumed;
       resumed.snapshot(await openThread(tab2, w.threadId));
     }
-    for (const w of watched) {
-      const shown = await eventually(async () => {
-        const state = w.follower.streams.get(w.streamId)?.state;
-        return state?.status === 'completed' ? state : undefined;
-      }, `the chat app to show ${w.streamId} complete`, 20_000);
-      expect(shown.content).toBe(w.expected);
+    for (const [i, w] of watched.entries()) {
+      await w.follower.untilShownFinal(w.streamId, 20_000);
+      expect(w.follower.ended(w.streamId)).toBe('completed');
+      expect(w.follower.content(w.streamId)).toBe(w.expected);
+      // Step by step across the kill: the frames shown before it, kept; then the snapshot
+      // on API 2 (same attempt, further on, extending that text) or the next frames; then
+      // every later frame exactly once, in order; the text the steps assembled is the
+      // final message.
+      const shown = expectContiguous(w.follower, w.streamId, { expected: w.expected, ended: 'completed' });
+      expect(shown.steps.slice(0, beforeKill[i].length).map(stepView)).toEqual(beforeKill[i]);
+      const after = shown.steps.slice(beforeKill[i].length);
+      expect(after.length).toBeGreaterThan(0);
+      expect(after.filter((s) => s.kind === 'reset')).toEqual([]);
+      expect(after.every((s) => s.attempt === 1)).toBe(true);
+      expect(after.at(-1)!.text).toBe(w.expected);
+      if (shown.final) expect(shown.final).toEqual({ status: 'completed', content: w.expected });
     }
 
     // The thread left open only on the dead instance notifies once its presence lapsed;

@@ -6,6 +6,7 @@ import type { ManagedProcess } from '../support/processes';
 import { RedisServer } from '../support/redis-server';
 import { connectSocket, nextEvent, openThread, type TestSocket } from '../support/sockets';
 import { TestSystem } from '../support/system';
+import { attemptsOf, expectContiguous, resetsOf, seqRange } from '../support/follower-assertions';
 import { ThreadFollower } from '../support/thread-follower';
 
 const ENV = { FRAME_MS: '20', LOCK_DURATION_MS: '4000', STALLED_INTERVAL_MS: '1000', RATE_LIMIT_SENDS: '1000' };
@@ -166,9 +167,20 @@ describe('graceful shutdown: a worker', () => {
       await rescuer.waitForLog((l) => l.msg === 'generation ended' && l.streamId === s.streamId, 20_000, `${s.streamId} on the rescuer`);
       const state = (await api.get(`/api/streams/${s.streamId}`)).body;
       expect({ status: state.status, attempt: state.attempt, content: state.content }).toEqual({ status: 'completed', attempt: 2, content: s.expected });
-      await eventually(async () => (s.completedEvents.length > 0 ? true : undefined), 'stream.completed');
+      await s.follower.until(s.streamId, (f) => f.final !== undefined, 'stream.completed');
       expect(s.completedEvents).toEqual([s.expected]);
       expect(s.follower.content(s.streamId)).toBe(s.expected);
+      // Step by step: attempt 1 frame by frame until the hand-back, the reset emptying the
+      // content, then the rescuer's attempt 2 frame by frame from seq 1 to the final message.
+      const shown = expectContiguous(s.follower, s.streamId, { expected: s.expected, fromFirstFrame: true, ended: 'completed' });
+      expect(attemptsOf(shown)).toEqual([1, 2]);
+      expect(resetsOf(shown)).toEqual([2]);
+      const first = shown.steps.filter((step) => step.attempt === 1);
+      const second = shown.steps.filter((step) => step.attempt === 2);
+      expect(first.map((step) => `${step.kind}:${step.seq}`)).toEqual(seqRange(1, first.length).map((seq) => `frame:${seq}`));
+      expect(first.length).toBeGreaterThanOrEqual(2);
+      expect(second.map((step) => `${step.kind}:${step.seq}`)).toEqual(['reset:0', ...seqRange(1, second.length - 1).map((seq) => `frame:${seq}`)]);
+      expect(shown.final).toEqual({ status: 'completed', content: s.expected });
       const messages = (await api.get(`/api/threads/${s.threadId}/messages`)).body.items as Array<{ role: string; status: string }>;
       expect(messages.map((m) => `${m.role}:${m.status}`)).toEqual(['user:complete', 'assistant:complete']);
     }
@@ -193,8 +205,12 @@ describe('graceful shutdown: a worker', () => {
 
     const state = (await api.get(`/api/streams/${short.streamId}`)).body;
     expect({ status: state.status, attempt: state.attempt, content: state.content }).toEqual({ status: 'completed', attempt: 1, content: simulatedAnswer(content, 50).join('') });
-    await eventually(async () => (short.completedEvents.length > 0 ? true : undefined), 'stream.completed');
+    await short.follower.until(short.streamId, (f) => f.final !== undefined, 'stream.completed');
     expect(short.completedEvents).toEqual([state.content]);
+    // The leaving worker finished it in its one attempt: frame by frame from seq 1 to the final message.
+    const shortShown = expectContiguous(short.follower, short.streamId, { expected: state.content, fromFirstFrame: true, ended: 'completed' });
+    expect(shortShown.steps.map((s) => `${s.kind}:${s.attempt}:${s.seq}`)).toEqual(seqRange(1, shortShown.steps.length).map((seq) => `frame:1:${seq}`));
+    expect(shortShown.final).toEqual({ status: 'completed', content: state.content });
     expect((await api.get(`/api/streams/${later.streamId}`)).body.status).toBe('queued');
 
     // The next worker takes it.
@@ -204,5 +220,10 @@ describe('graceful shutdown: a worker', () => {
       return s.status === 'completed' ? s : undefined;
     }, 'the later stream');
     expect(done.content).toBe(simulatedAnswer(laterContent, 20).join(''));
+    // Its follower, there since before it was queued, applied it frame by frame from seq 1.
+    await later.follower.until(later.streamId, (f) => f.final !== undefined, 'stream.completed for the later stream');
+    const laterShown = expectContiguous(later.follower, later.streamId, { expected: done.content, fromFirstFrame: true, ended: 'completed' });
+    expect(laterShown.steps.map((s) => `${s.kind}:${s.attempt}:${s.seq}`)).toEqual(seqRange(1, laterShown.steps.length).map((seq) => `frame:1:${seq}`));
+    expect(later.completedEvents).toEqual([done.content]);
   });
 });

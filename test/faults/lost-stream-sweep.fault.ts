@@ -10,7 +10,11 @@ import { TestSystem } from '../support/system';
 
 // The sweep checks streams active for twice the lock duration (8 s here), every 500 ms. The
 // lock is not shorter: on a busy machine a 1 s lock lapses under a live worker.
-const ENV = { FRAME_MS: '20', LOCK_DURATION_MS: '4000', STALLED_INTERVAL_MS: '1000', SWEEP_INTERVAL_MS: '500', RATE_LIMIT_SENDS: '1000' };
+// Completed jobs leave Redis at once, so a test can see that a re-enqueued job does too.
+const ENV = {
+  FRAME_MS: '20', LOCK_DURATION_MS: '4000', STALLED_INTERVAL_MS: '1000', SWEEP_INTERVAL_MS: '500', RATE_LIMIT_SENDS: '1000',
+  GENERATION_ATTEMPTS: '3', GENERATION_BACKOFF_MS: '700', COMPLETED_JOB_RETENTION_S: '0',
+};
 
 describe('fault: a stream whose job vanished from Redis behind the system’s back', () => {
   let redis: RedisServer;
@@ -90,6 +94,35 @@ describe('fault: a stream whose job vanished from Redis behind the system’s ba
     expect(state.attempt).toBeGreaterThanOrEqual(2);
     await rescuer.waitForLog((l) => l.msg === 'generation ended' && l.streamId === streamId, 5_000, 'generation ended on the rescuer');
     expect((await assistantMessages(threadId)).map((m) => m.status)).toEqual(['complete']);
+  });
+
+  it('a re-enqueued stream gets the same job options as a send: retried with backoff, and its job removed once completed', async () => {
+    await Promise.all(system.workers.filter((w) => w.running && w !== listener).map((w) => w.stop()));
+    const content = 'Lost, then flaky [sim tokens=40 rate=200 fail=transient at=5 times=1]';
+    const { threadId, streamId } = await send('Lost and flaky', content);
+    expect(await raw.lrem(bull('wait'), 0, streamId)).toBe(1);
+    expect(await raw.del(bull(streamId))).toBe(1);
+
+    await listener.waitForLog((l) => l.msg === 'stream had no job; enqueued it again' && l.streamId === streamId, 25_000, 're-enqueue');
+    const opts = JSON.parse((await raw.hget(bull(streamId), 'opts')) ?? '{}');
+    expect({ attempts: opts.attempts, backoff: opts.backoff, removeOnComplete: opts.removeOnComplete }).toEqual({
+      attempts: 3, backoff: { type: 'exponential', delay: 700 }, removeOnComplete: true,
+    });
+
+    const notified = nextEvent(inbox, 'notification.created', (n: Notification) => n.streamId === streamId, 30_000);
+    const generator = await system.addWorker({ WORKER_ROLE: 'generator' });
+    const failed = await generator.waitForLog((l) => l.msg === 'attempt failed; will retry' && l.streamId === streamId, 15_000, 'first attempt fails');
+    const retried = await generator.waitForLog((l) => l.msg === 'generation started' && l.streamId === streamId && l.attempt === 2, 15_000, 'second attempt');
+    // BullMQ waited out the backoff before the second attempt.
+    expect(Date.parse(String(retried.time)) - Date.parse(String(failed.time))).toBeGreaterThanOrEqual(600);
+    const state = await ended(streamId);
+    expect({ status: state.status, attempt: state.attempt, content: state.content }).toEqual({
+      status: 'completed', attempt: 2, content: simulatedAnswer(content, 40).join(''),
+    });
+    expect((await assistantMessages(threadId)).map((m) => m.status)).toEqual(['complete']);
+    // Nobody has the thread open: the completion is notified, once the job is over.
+    expect((await notified).type).toBe('ai.message.received');
+    await eventually(async () => ((await raw.exists(bull(streamId))) === 0 ? true : undefined), 'the completed job to leave Redis', 5_000);
   });
 
   it('a stream whose job failed outside the system, its events lost, is ended by the sweep with a readable reason', async () => {

@@ -3,6 +3,7 @@ import { eventually, httpClient, type HttpAnswer, type HttpClient, streamEnded }
 import { RedisServer } from '../support/redis-server';
 import { connectSocket, openThread, type TestSocket } from '../support/sockets';
 import { TestSystem } from '../support/system';
+import { expectContiguous, frameSteps } from '../support/follower-assertions';
 import { ThreadFollower } from '../support/thread-follower';
 
 const TOKENS = 100;
@@ -96,9 +97,18 @@ describe.each([
     // What the chat app shows: the final answer, whether its final event came through or
     // was published while this API's subscriber was reconnecting (then the API closed the
     // socket, and the snapshot after the reconnect carried it).
-    await eventually(async () => (follower.streams.get(watched.streamId)?.state.status === 'completed' ? true : undefined), 'the chat app to show the answer as complete', 20_000);
+    await follower.untilShownFinal(watched.streamId, 20_000);
+    expect(follower.ended(watched.streamId)).toBe('completed');
     expect(follower.content(watched.streamId)).toBe(watched.expected);
     expect(reconnects).toBeGreaterThanOrEqual(1);
+    // Step by step through the crash: frames of an attempt exactly consecutive, the
+    // snapshot after the reconnect taking up where they stopped without rolling back (or
+    // starting the newer attempt), each step a prefix of the answer, and the content
+    // assembled from the steps equal to the final message when its event came through.
+    const shown = expectContiguous(follower, watched.streamId, { expected: watched.expected, ended: 'completed' });
+    expect(shown.steps.at(-1)!.text).toBe(watched.expected);
+    expect(frameSteps(shown).length).toBeGreaterThan(0);
+    if (shown.final) expect(shown.final).toEqual({ status: 'completed', content: watched.expected });
 
     // The send refused during the outage left nothing behind, and sending works again.
     expect((await api.get(`/api/threads/${extraThread}/messages`)).body.items).toEqual([]);

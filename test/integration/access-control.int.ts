@@ -46,7 +46,7 @@ function socketVerdict(baseUrl: string, auth: Record<string, unknown>): Promise<
 }
 
 /**
- * Seed §3 / contract "Auth": another user's thread, message, stream or notification is
+ * docs/protocol.md#auth: another user's thread, message, stream or notification is
  * answered exactly like a missing one, on every REST route and on the socket; bad tokens
  * are refused everywhere; dev tokens never exist in production.
  */

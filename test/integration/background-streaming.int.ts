@@ -2,9 +2,10 @@ import { simulatedAnswer } from '@bgs/server';
 import { streamEnded } from '../support/http';
 import { closeThread, connectSocket, nextEvent, openThread, type TestSocket } from '../support/sockets';
 import { TestSystem } from '../support/system';
+import { expectContiguous, expectSameTextAsReference, frameSteps, seqRange, stepView } from '../support/follower-assertions';
 import { ThreadFollower } from '../support/thread-follower';
 
-/** Seed §2.1: a generation keeps running across thread switches and resumes live. */
+/** docs/protocol.md#generation-semantics and #resume-rule: a generation keeps running across thread switches and resumes live. */
 describe('background streaming across thread switches', () => {
   let system: TestSystem;
   const sockets: TestSocket[] = [];
@@ -52,7 +53,8 @@ describe('background streaming across thread switches', () => {
     followed.detach();
     expect((await closeThread(switcher, threadA)).ok).toBe(true);
     expect((await openThread(switcher, threadB)).ok).toBe(true);
-    const seqWhenLeft = followed.streams.get(streamId)?.state.seq ?? 0;
+    const before = followed;
+    const seqWhenLeft = before.streams.get(streamId)?.state.seq ?? 0;
     await nextEvent(stayer, 'stream.delta', (e) => e.streamId === streamId && e.seq >= seqWhenLeft + 5);
 
     // Come back before the end: snapshot, then the live tail.
@@ -69,13 +71,30 @@ describe('background streaming across thread switches', () => {
     expect(completed.message.content).toBe(expected);
     expect(stayed.content(streamId)).toBe(expected);
     expect(followed.content(streamId)).toBe(expected);
-    // The client that never left saw every frame exactly once, in order.
-    const frames = stayed.streams.get(streamId)!;
+    // The client that never left saw every frame exactly once, in order, each extending
+    // the text by that frame, and the text the frames assembled is the final message.
+    const frames = expectContiguous(stayed, streamId, { expected, fromFirstFrame: true, ended: 'completed' });
     expect(frames.duplicates).toBe(0);
     expect(frames.waiting).toEqual([]);
-    expect(frames.applied.map((f) => f.seq)).toEqual(Array.from({ length: frames.applied.length }, (_, i) => i + 1));
-    // The client that came back was still receiving live frames after its snapshot.
-    expect(followed.streams.get(streamId)!.applied.length).toBeGreaterThan(0);
+    expect(frames.steps.map((s) => `${s.kind}:${s.attempt}:${s.seq}`)).toEqual(seqRange(1, frames.steps.length).map((seq) => `frame:1:${seq}`));
+    expect(frames.final).toEqual({ status: 'completed', content: expected });
+    // Before leaving, the switcher had applied frames 1.. from the start, gap-free.
+    const left = expectContiguous(before, streamId, { expected, fromFirstFrame: true });
+    expect(frameSteps(left).map((s) => s.seq)).toEqual(seqRange(1, seqWhenLeft));
+    expect(seqWhenLeft).toBeGreaterThanOrEqual(3);
+    // Coming back it shows the snapshot (past where it left, at least the frames the
+    // stayer saw meanwhile), then applies the live tail frame by frame from the seq after it.
+    const back = expectContiguous(followed, streamId, { expected, ended: 'completed' });
+    const [snap, ...tail] = back.steps;
+    expect(snap).toEqual(expect.objectContaining({ kind: 'snapshot', status: 'streaming', attempt: 1 }));
+    expect(snap.seq).toBeGreaterThanOrEqual(seqWhenLeft + 5);
+    expect(tail.length).toBeGreaterThan(0);
+    expect(tail.map((s) => `${s.kind}:${s.attempt}:${s.seq}`)).toEqual(seqRange(snap.seq + 1, snap.seq + tail.length).map((seq) => `frame:1:${seq}`));
+    expect(tail.at(-1)?.seq).toBe(frames.steps.at(-1)?.seq);
+    // At every step it shows exactly what the client that never left showed at that seq.
+    expectSameTextAsReference(followed, stayed, streamId);
+    expect(stepView(back.steps.at(-1)!)).toEqual(stepView(frames.steps.at(-1)!));
+    expect(back.final).toEqual({ status: 'completed', content: expected });
   });
 
   it('coming back after completion shows the final answer at once, without a second navigation', async () => {
@@ -99,21 +118,54 @@ describe('background streaming across thread switches', () => {
   it('a reconnecting client resumes from its snapshot with no gap or duplicate', async () => {
     const api = await system.client('carol');
     const thread = await newThread(api);
-    const content = 'Reconnect please [sim tokens=100 rate=150]';
+    // Long enough (2 s) that the client is back well before the end.
+    const content = 'Reconnect please [sim tokens=300 rate=150]';
+    const expected = simulatedAnswer(content, 300).join('');
     let socket = await socketFor(api.token);
-    let follower = new ThreadFollower(socket, thread);
-    follower.snapshot(await openThread(socket, thread));
+    const first = new ThreadFollower(socket, thread);
+    first.snapshot(await openThread(socket, thread));
     const streamId = (await api.post(`/api/threads/${thread}/messages`, { content })).body.stream.id as string;
     await nextEvent(socket, 'stream.delta', (e) => e.streamId === streamId && e.seq >= 5);
     socket.disconnect();
+    // What it showed before the connection dropped: frames 1.. applied one by one.
+    const beforeDrop = expectContiguous(first, streamId, { expected, fromFirstFrame: true });
+    const shownBeforeDrop = beforeDrop.steps.map(stepView);
+    expect(shownBeforeDrop.map((s) => s.seq)).toEqual(seqRange(1, shownBeforeDrop.length));
+    expect(shownBeforeDrop.length).toBeGreaterThanOrEqual(5);
 
+    // The app reconnects, keeps what it showed, opens the thread again and applies the snapshot.
     socket = await socketFor(api.token);
-    follower = new ThreadFollower(socket, thread);
+    const follower = new ThreadFollower(socket, thread).takeOver(first);
     const done = nextEvent(socket, 'stream.completed', (e) => e.streamId === streamId);
-    follower.snapshot(await openThread(socket, thread));
+    const ack = await openThread(socket, thread);
+    follower.snapshot(ack);
+    expect(ack.ok && ack.streams[0].status).toBe('streaming');
     await done;
-    expect(follower.content(streamId)).toBe(simulatedAnswer(content, 100).join(''));
+    expect(follower.content(streamId)).toBe(expected);
     expect(follower.streams.get(streamId)!.waiting).toEqual([]);
+
+    // Step by step: the frames before the drop, then the snapshot (same attempt, further on,
+    // extending what was shown), then every later frame exactly once, in order, ending on
+    // the final message.
+    const resumed = expectContiguous(follower, streamId, { expected, ended: 'completed' });
+    expect(resumed.steps.slice(0, shownBeforeDrop.length).map(stepView)).toEqual(shownBeforeDrop);
+    // The snapshot is a step only when it held more than was shown (frames were missed
+    // while disconnected); either way every seq after the drop is accounted for once.
+    const afterDrop = resumed.steps.slice(shownBeforeDrop.length);
+    const snapshots = afterDrop.filter((s) => s.kind === 'snapshot');
+    expect(snapshots.length).toBeLessThanOrEqual(1);
+    const from = snapshots.length === 1 ? afterDrop.indexOf(snapshots[0]) : -1;
+    expect(afterDrop.slice(0, Math.max(0, from)).every((s) => s.kind === 'frame')).toBe(true);
+    if (snapshots.length === 1) {
+      expect(snapshots[0]).toEqual(expect.objectContaining({ kind: 'snapshot', attempt: 1, status: 'streaming' }));
+      expect(snapshots[0].seq).toBeGreaterThan(afterDrop[from - 1]?.seq ?? shownBeforeDrop.at(-1)!.seq);
+    }
+    const held = from >= 0 ? afterDrop[from] : shownBeforeDrop.at(-1)!;
+    const tail = afterDrop.slice(from + 1);
+    expect(tail.length).toBeGreaterThan(0);
+    expect(tail.map((s) => `${s.kind}:${s.attempt}:${s.seq}`)).toEqual(seqRange(held.seq + 1, held.seq + tail.length).map((seq) => `frame:1:${seq}`));
+    expect(resumed.duplicates).toBe(0);
+    expect(resumed.final).toEqual({ status: 'completed', content: expected });
   });
 
   it('two tabs on the same thread both show the whole answer', async () => {
@@ -125,7 +177,16 @@ describe('background streaming across thread switches', () => {
     for (const [i, t] of tabs.entries()) followers[i].snapshot(await openThread(t, thread));
     const streamId = (await api.post(`/api/threads/${thread}/messages`, { content })).body.stream.id as string;
     await Promise.all(tabs.map((t) => nextEvent(t, 'stream.completed', (e) => e.streamId === streamId)));
-    for (const f of followers) expect(f.content(streamId)).toBe(simulatedAnswer(content, 60).join(''));
+    const expected = simulatedAnswer(content, 60).join('');
+    for (const f of followers) expect(f.content(streamId)).toBe(expected);
+    // Each tab applied every frame once, from seq 1, and assembled the final message.
+    const [one, two] = followers.map((f) => expectContiguous(f, streamId, { expected, fromFirstFrame: true, ended: 'completed' }));
+    for (const f of [one, two]) {
+      expect(f.steps.map((s) => `${s.kind}:${s.attempt}:${s.seq}`)).toEqual(seqRange(1, f.steps.length).map((seq) => `frame:1:${seq}`));
+      expect(f.final).toEqual({ status: 'completed', content: expected });
+    }
+    // Both tabs showed the same text after each frame.
+    expect(two.steps.map(stepView)).toEqual(one.steps.map(stepView));
   });
 
   it('closing the thread or disconnecting never stops the generation', async () => {

@@ -49,8 +49,8 @@ const b64 = (value: string) => Buffer.from(value).toString('base64url');
 const cursorOf = (value: unknown) => b64(JSON.stringify(value));
 
 /**
- * Seed §3 / contract "Errors": a table of malformed requests, each answered with a 4xx
- * JSON error carrying the contract's code; afterwards the user's data is what it was,
+ * docs/protocol.md#errors: a table of malformed requests, each answered with a 4xx
+ * JSON error carrying the documented code; afterwards the user's data is what it was,
  * and the API is still up with no unhandled error in its log.
  */
 describe('bad input', () => {
@@ -423,7 +423,7 @@ describe('bad input', () => {
   ];
 
   describe('bad socket payloads', () => {
-    it.each(socketRows)('%s: the ack is the contract’s error', async (_name, emit, ack) => {
+    it.each(socketRows)('%s: the ack is the documented error (docs/protocol.md#errors)', async (_name, emit, ack) => {
       expect(await emit(socket, ctx)).toEqual(ack);
     });
 

@@ -58,7 +58,7 @@ interface Recorded {
   at: number;
 }
 
-/** Seed §2.1, §2.4, §3.1, §3.2 through the client a chat app embeds, against the real API and worker. */
+/** docs/protocol.md (#what-a-chat-app-can-rely-on, #resume-rule, #client-library) through the client a chat app embeds, against the real API and worker. */
 describe('the browser client in background mode', () => {
   let system: TestSystem;
   const clients: ChatClient[] = [];

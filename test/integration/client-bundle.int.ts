@@ -32,7 +32,7 @@ function throwaway(name: string, source: string): string {
   return file;
 }
 
-/** Seed §3.3 / §2.3: the browser client carries no server-only code and no Node built-ins. */
+/** docs/protocol.md#client-library: the browser client carries no server-only code and no Node built-ins. */
 describe('the browser bundle of libs/client', () => {
   it('the shipped dist/client/bgs-client.js holds only browser-safe code', async () => {
     // Written by the build that `npm test` (or the jest global setup) ran first.

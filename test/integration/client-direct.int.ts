@@ -48,7 +48,7 @@ async function readEvents(res: Response, stopAfter?: (events: SseEvent[]) => boo
   return events;
 }
 
-/** Seed §2.3: with background streaming off, the API needs no Redis and the answer streams in the response. */
+/** docs/protocol.md#direct-mode: with background streaming off, the API needs no Redis and the answer streams in the response. */
 describe('background streaming off (direct mode) and the browser client', () => {
   let trap: Awaited<ReturnType<typeof connectionTrap>>;
   let system: TestSystem;
@@ -132,7 +132,7 @@ describe('background streaming off (direct mode) and the browser client', () => 
     const events = await readEvents(res, (seen) => seen.filter((e) => e.event === 'delta').length >= 3, abort);
     const streamId = JSON.parse(events[0].data).stream.id as string;
 
-    const ended = await system.apis[0].waitForLog((l) => l.msg === 'direct generation ended' && l.streamId === streamId, 10_000);
+    const ended = await system.apis[0].waitForLog((l) => l.msg === 'generation ended' && l.mode === 'direct' && l.streamId === streamId, 10_000);
     expect(ended.status).toBe('cancelled');
     const stored = (await api.get(`/api/threads/${thread}/messages`)).body.items[1];
     const expected = simulatedAnswer(content, 400).join('');

@@ -1,7 +1,8 @@
 import { simulatedAnswer } from '@bgs/server';
-import { eventually, streamEnded } from '../support/http';
+import { streamEnded } from '../support/http';
 import { connectSocket, nextEvent, openThread, type TestSocket } from '../support/sockets';
 import { TestSystem } from '../support/system';
+import { attemptsOf, expectContiguous, frameSteps, resetsOf, seqRange } from '../support/follower-assertions';
 import { ThreadFollower } from '../support/thread-follower';
 
 /** Cancel, retries, failures and idempotent sends, as a chat app sees them. */
@@ -43,6 +44,12 @@ describe('generation lifecycle', () => {
     expect(state.content.length).toBeGreaterThan(0);
     expect(simulatedAnswer('Slow one [sim tokens=400 rate=50]', 400).join('').startsWith(state.content)).toBe(true);
     expect(state.content).toBe(follower.content(streamId));
+    // Frame by frame from seq 1, each a prefix of the answer, ending on the kept partial text.
+    const shown = expectContiguous(follower, streamId, { expected: simulatedAnswer('Slow one [sim tokens=400 rate=50]', 400).join(''), fromFirstFrame: true, ended: 'cancelled' });
+    expect(shown.steps.map((s) => `${s.kind}:${s.attempt}:${s.seq}`)).toEqual(seqRange(1, shown.steps.length).map((seq) => `frame:1:${seq}`));
+    expect(shown.steps.length).toBeGreaterThanOrEqual(3);
+    expect(shown.steps.at(-1)!.text).toBe(state.content);
+    expect(shown.final).toEqual({ status: 'cancelled' });
     const [, assistant] = (await api.get(`/api/threads/${thread}/messages`)).body.items;
     expect(assistant).toEqual(expect.objectContaining({ status: 'cancelled', content: state.content }));
     // Cancel is idempotent, and the thread takes a new message again.
@@ -56,11 +63,17 @@ describe('generation lifecycle', () => {
     const produced = simulatedAnswer(content, 5).join('');
     const streamId = (await api.post(`/api/threads/${thread}/messages`, { content })).body.stream.id;
     // Everything the provider will ever produce has been shown; from here it hangs.
-    await eventually(async () => (follower.content(streamId) === produced ? true : undefined), 'the 5 tokens before the hang');
+    await follower.until(streamId, (f) => f.state.content === produced, 'the 5 tokens before the hang');
+    const cancelled = follower.until(streamId, (f) => f.final !== undefined, 'the final event');
     await api.post(`/api/streams/${streamId}/cancel`);
     const state = await streamEnded(api, streamId);
     expect(state.status).toBe('cancelled');
     expect(state.content).toBe(produced);
+    // What was shown came frame by frame from seq 1 and stopped at the hang.
+    await cancelled;
+    const shown = expectContiguous(follower, streamId, { expected: produced, fromFirstFrame: true, ended: 'cancelled' });
+    expect(frameSteps(shown).map((s) => s.seq)).toEqual(seqRange(1, shown.steps.length));
+    expect(shown.steps.at(-1)!.text).toBe(produced);
   });
 
   it('a transient provider error is retried as a new attempt from empty content, ending in one final message', async () => {
@@ -74,6 +87,19 @@ describe('generation lifecycle', () => {
     const expected = simulatedAnswer(content, 30).join('');
     expect(completed.message.content).toBe(expected);
     expect(follower.content(streamId)).toBe(expected);
+    // Step by step: attempt 1's frames, a reset emptying the content, attempt 2's frames,
+    // another reset, then attempt 3 frame by frame from seq 1 up to the final message.
+    const shown = expectContiguous(follower, streamId, { expected, fromFirstFrame: true, ended: 'completed' });
+    expect(attemptsOf(shown)).toEqual([1, 2, 3]);
+    expect(resetsOf(shown)).toEqual([2, 3]);
+    for (const attempt of [1, 2, 3]) {
+      const steps = shown.steps.filter((s) => s.attempt === attempt);
+      const frames = steps.filter((s) => s.kind === 'frame');
+      expect(frames.length).toBeGreaterThan(0);
+      expect(steps.map((s) => `${s.kind}:${s.seq}`)).toEqual([...(attempt > 1 ? ['reset:0'] : []), ...seqRange(1, frames.length).map((seq) => `frame:${seq}`)]);
+    }
+    expect(shown.steps.filter((s) => s.attempt === 3).at(-1)!.text).toBe(expected);
+    expect(shown.final).toEqual({ status: 'completed', content: expected });
     const state = (await api.get(`/api/streams/${streamId}`)).body;
     expect(state).toEqual(expect.objectContaining({ status: 'completed', attempt: 3 }));
     const assistants = (await api.get(`/api/threads/${thread}/messages`)).body.items.filter((m: { role: string }) => m.role === 'assistant');
@@ -92,11 +118,21 @@ describe('generation lifecycle', () => {
   });
 
   it('retries that run out end the stream as failed', async () => {
-    const { api, thread, socket } = await setup('exhaust-user');
-    const streamId = (await api.post(`/api/threads/${thread}/messages`, { content: 'Always flaky [sim fail=transient at=2 times=9]' })).body.stream.id;
+    const { api, thread, socket, follower } = await setup('exhaust-user');
+    const content = 'Always flaky [sim fail=transient at=2 times=9]';
+    const streamId = (await api.post(`/api/threads/${thread}/messages`, { content })).body.stream.id;
     const failed = await nextEvent(socket, 'stream.failed', (e) => e.streamId === streamId);
     expect(failed.error.code).toBe('simulated_transient');
     expect((await api.get(`/api/streams/${streamId}`)).body.attempt).toBe(3);
+    // The client saw three attempts, each started from empty content and applied frame by
+    // frame up to the same two tokens.
+    const shown = expectContiguous(follower, streamId, { fromFirstFrame: true, ended: 'failed' });
+    expect(attemptsOf(shown)).toEqual([1, 2, 3]);
+    expect(resetsOf(shown)).toEqual([2, 3]);
+    const lastOfEach = [1, 2, 3].map((attempt) => shown.steps.filter((s) => s.attempt === attempt).at(-1)!.text);
+    expect(lastOfEach[0].length).toBeGreaterThan(0);
+    expect(lastOfEach).toEqual([lastOfEach[0], lastOfEach[0], lastOfEach[0]]);
+    expect(shown.final).toEqual({ status: 'failed', error: failed.error });
   });
 
   it('the same Idempotency-Key returns the first answer and enqueues nothing', async () => {

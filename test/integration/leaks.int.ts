@@ -4,7 +4,7 @@ import { eventually, httpClient, streamEnded } from '../support/http';
 import { closeThread, connectSocket, openThread, type TestSocket } from '../support/sockets';
 import { TestSystem } from '../support/system';
 
-/** Seed §2.4: nothing per thread outlives the thread being left. */
+/** docs/protocol.md#rooms and #presence: nothing per thread outlives the thread being left. */
 describe('no leaks across thread switches and stream ends', () => {
   let system: TestSystem;
   let redis: Redis;

@@ -35,7 +35,7 @@ interface User {
   inbox: Inbox;
 }
 
-/** Seed §2.2 and the contract's notification table, as a user sees it through sockets and REST. */
+/** docs/protocol.md#notifications and its table, as a user sees them through sockets and REST. */
 describe('completion notifications', () => {
   let system: TestSystem;
   let pg: Client;
@@ -127,7 +127,7 @@ describe('completion notifications', () => {
     return (await user.api.get(`/api/streams/${streamId}`)).body as { status: string; attempt: number; content: string };
   }
 
-  describe('the contract table', () => {
+  describe('the notification table (docs/protocol.md#notifications)', () => {
     it('completed while the thread is not open: ai.message.received with the thread title and the start of the answer, pushed and listed', async () => {
       const user = await newUser('ann');
       const thread = await newThread(user, 'Trip to Lisbon');

@@ -42,7 +42,7 @@ async function scrape(url: string): Promise<Sample[]> {
   return parseMetrics(await res.text());
 }
 
-/** Seed §3 (running it for real): metrics that move, an admin board behind a token, the API document, logs. */
+/** docs/protocol.md#health-metrics-admin-openapi (running it for real): metrics that move, an admin board behind a token, the API document, logs. */
 describe('observability', () => {
   let system: TestSystem;
   let worker: ManagedProcess;

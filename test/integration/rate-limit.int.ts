@@ -13,7 +13,7 @@ interface User {
 }
 
 /**
- * Seed §3 / contract "Errors": sends are limited per user, in Redis, so the limit holds
+ * docs/protocol.md#errors: sends are limited per user, in Redis, so the limit holds
  * across API instances; a refusal is 429 `rate_limited` with Retry-After, and a client
  * that waits that long is served again.
  */
@@ -40,7 +40,7 @@ describe('send rate limit', () => {
   const send = (api: HttpClient, threadId: string, headers: Record<string, string> = {}) =>
     api.post<SendMessageResult>(`/api/threads/${threadId}/messages`, { content: 'Quick one [sim tokens=1 rate=1000]' }, headers);
 
-  /** A 429 as the contract has it; returns Retry-After in seconds. */
+  /** A 429 as docs/protocol.md#errors has it; returns Retry-After in seconds. */
   function expectRateLimited(res: HttpAnswer): number {
     expect({ status: res.status, code: res.body?.error?.code, details: res.body?.error?.details }).toEqual({ status: 429, code: 'rate_limited', details: { limit: LIMIT } });
     expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');

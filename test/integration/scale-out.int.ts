@@ -4,10 +4,11 @@ import { simulatedAnswer } from '@bgs/server';
 import type { ManagedProcess } from '../support/processes';
 import { closeThread, connectSocket, nextEvent, openThread, type TestSocket } from '../support/sockets';
 import { TestSystem } from '../support/system';
+import { expectContiguous, seqRange, stepView } from '../support/follower-assertions';
 import { ThreadFollower } from '../support/thread-follower';
 
 /**
- * Seed §3 (scale-out): two API instances, two generator workers and one listener-only
+ * docs/protocol.md#overview (scale-out): two API instances, two generator workers and one listener-only
  * worker behind one Redis and one Postgres. Which worker runs a stream is forced by
  * which generators are up, and read back from the workers' own logs.
  */
@@ -70,10 +71,13 @@ describe('scale-out: 2 APIs, 2 generator workers, 1 listener', () => {
     const expected = simulatedAnswer(content, 80).join('');
     expect(completed.message.content).toBe(expected);
     expect(follower.content(streamId)).toBe(expected);
-    const frames = follower.streams.get(streamId)!;
+    // Every frame applied once, from seq 1, each extending the text by that frame, and the
+    // text the frames assembled is the final message.
+    const frames = expectContiguous(follower, streamId, { expected, fromFirstFrame: true, ended: 'completed' });
     expect(frames.duplicates).toBe(0);
-    expect(frames.applied.length).toBeGreaterThan(1);
-    expect(frames.applied.map((f) => f.seq)).toEqual(Array.from({ length: frames.applied.length }, (_, i) => i + 1));
+    expect(frames.steps.length).toBeGreaterThan(1);
+    expect(frames.steps.map((s) => `${s.kind}:${s.attempt}:${s.seq}`)).toEqual(seqRange(1, frames.steps.length).map((seq) => `frame:1:${seq}`));
+    expect(frames.final).toEqual({ status: 'completed', content: expected });
   });
 
   it("the listener-only worker's notification reaches the user's socket on API 1", async () => {
@@ -113,6 +117,14 @@ describe('scale-out: 2 APIs, 2 generator workers, 1 listener', () => {
 
     await ranOn(worker1, streamId);
     expect(startedAnywhere(worker2, streamId)).toBe(false);
-    for (const f of followers) expect(f.content(streamId)).toBe(simulatedAnswer(content, 50).join(''));
+    const expected = simulatedAnswer(content, 50).join('');
+    for (const f of followers) expect(f.content(streamId)).toBe(expected);
+    // Each socket, whichever API it is on, applied every frame once from seq 1 and assembled the final message.
+    const shown = followers.map((f) => expectContiguous(f, streamId, { expected, fromFirstFrame: true, ended: 'completed' }));
+    for (const f of shown) {
+      expect(f.steps.map((s) => `${s.kind}:${s.attempt}:${s.seq}`)).toEqual(seqRange(1, f.steps.length).map((seq) => `frame:1:${seq}`));
+      expect(f.final).toEqual({ status: 'completed', content: expected });
+    }
+    expect(shown[1].steps.map(stepView)).toEqual(shown[0].steps.map(stepView));
   });
 });

@@ -2,6 +2,7 @@ import { simulatedAnswer } from '@bgs/server';
 import { streamEnded } from '../support/http';
 import { connectSocket, nextEvent, openThread, type TestSocket } from '../support/sockets';
 import { TestSystem } from '../support/system';
+import { attemptsOf, expectContiguous, resetsOf, seqRange } from '../support/follower-assertions';
 import { ThreadFollower } from '../support/thread-follower';
 
 // Short locks so a dead worker's job is recovered in about two seconds; 10 jobs per
@@ -43,6 +44,19 @@ describe('several workers, and a worker that dies', () => {
     const expected = simulatedAnswer(content, 120).join('');
     expect(completed.message.content).toBe(expected);
     expect(follower.content(streamId)).toBe(expected);
+    // Step by step: attempt 1 frame by frame (at least to seq 5) until the crash, the reset
+    // emptying the content, then attempt 2 frame by frame from seq 1 to the final message.
+    const shown = expectContiguous(follower, streamId, { expected, fromFirstFrame: true, ended: 'completed' });
+    expect(attemptsOf(shown)).toEqual([1, 2]);
+    expect(resetsOf(shown)).toEqual([2]);
+    const first = shown.steps.filter((s) => s.attempt === 1);
+    const second = shown.steps.filter((s) => s.attempt === 2);
+    expect(first.map((s) => `${s.kind}:${s.seq}`)).toEqual(seqRange(1, first.length).map((seq) => `frame:${seq}`));
+    expect(first.length).toBeGreaterThanOrEqual(5);
+    expect(second.map((s) => `${s.kind}:${s.seq}`)).toEqual(['reset:0', ...seqRange(1, second.length - 1).map((seq) => `frame:${seq}`)]);
+    expect(second.at(-1)!.text).toBe(expected);
+    expect(shown.final).toEqual({ status: 'completed', content: expected });
+    expect(shown.duplicates).toBe(0);
     await rescuer.waitForLog((l) => l.msg === 'generation ended' && l.streamId === streamId && l.attempt === 2);
 
     const messages = (await api.get(`/api/threads/${thread}/messages`)).body.items;

@@ -1,11 +1,11 @@
 import express, { type Express } from 'express';
 import { ApiError, type Capabilities } from '@bgs/shared';
-import type { Logger, PrismaClient, Redis } from '@bgs/server';
+import type { Logger, PrismaClient } from '@bgs/server';
 import { QUEUE_BOARD_PATH } from './admin/queue-board';
 import { devTokenRoutes } from './auth/dev-token-routes';
 import { requireUser, type UserRegistry } from './auth/require-user';
 import { DEMO_ASSETS_PATH, demoRoutes } from './demo/demo-routes';
-import { capabilitiesRoute, healthRoutes } from './health/health-routes';
+import { capabilitiesRoute, healthRoutes, type ReadinessChecks } from './health/health-routes';
 import { errorMiddleware, notFoundRoute } from './http/error-middleware';
 import { messageRoutes, type MessageRouteDeps } from './messages/message-routes';
 import { notificationRoutes } from './notifications/notification-routes';
@@ -22,7 +22,8 @@ import type { ThreadStore } from './threads/thread-store';
 
 export interface AppDeps extends MessageRouteDeps {
   prisma: PrismaClient;
-  redis: Redis | null;
+  /** What `/readyz` checks. */
+  readiness: ReadinessChecks;
   users: UserRegistry;
   threads: ThreadStore;
   canceller: StreamCanceller;
@@ -34,8 +35,6 @@ export interface AppDeps extends MessageRouteDeps {
   metrics: ApiMetrics;
   /** Bull Board behind ADMIN_TOKEN (see admin/queue-board.ts); null: `/admin/queues` is a 404. */
   queueBoard: express.Router | null;
-  /** Mounted before the API routes. */
-  extraRoutes?: express.Router[];
 }
 
 /** A body that is not JSON would otherwise be silently ignored: refuse it instead. */
@@ -62,10 +61,9 @@ export function createApp(deps: AppDeps): Express {
   app.use(httpMetrics(deps.metrics.httpDuration, () => (labels ??= new RouteLabels(listAppRoutes(app), [DEMO_ASSETS_PATH, ...(deps.queueBoard ? [QUEUE_BOARD_PATH] : [])]))));
   app.use(requireJsonBody);
   app.use(express.json({ limit: deps.maxBodyBytes, strict: true, type: ['application/json', 'application/*+json'] }));
-  app.use(healthRoutes({ prisma: deps.prisma, redis: deps.redis }));
+  app.use(healthRoutes(deps.readiness));
   app.use(metricsRoutes(deps.metrics.registry));
   if (deps.queueBoard) app.use(deps.queueBoard);
-  for (const router of deps.extraRoutes ?? []) app.use(router);
   app.use(demoRoutes());
 
   const api = express.Router();

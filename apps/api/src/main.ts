@@ -1,35 +1,120 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, loadConfig, type Capabilities } from '@bgs/shared';
+import type express from 'express';
+import { ConfigError, loadConfig, type Capabilities, type Config } from '@bgs/shared';
 import {
+  CancelSignals,
   closeRedis,
   createDatabase,
+  createGenerationQueue,
   createLogger,
   createProvider,
   createRedis,
   FrameClock,
-  LiveStreamStore,
+  MemoryLiveBuffer,
   onShutdown,
   PresenceStore,
   redisKeys,
-  StreamFinisher,
-  StreamStore,
+  RedisLiveBuffer,
+  SocketIoStreamEvents,
+  StreamRecords,
+  type Database,
+  type Logger,
+  type Provider,
 } from '@bgs/server';
 import { queueBoardRoutes } from './admin/queue-board';
-import { createApp } from './app';
+import { createApp, type AppDeps } from './app';
 import { answerClientErrorsWithJson } from './http/client-errors';
 import { UserRegistry } from './auth/require-user';
-import { DirectGenerator } from './direct/direct-generator';
-import { createGenerationQueue } from './generation/generation-queue';
+import { streamedDelivery } from './direct/streamed-delivery';
+import { unheardStreamEvents } from './direct/unheard-stream-events';
 import { MessageSender } from './messages/message-sender';
 import { MessageStore } from './messages/message-store';
 import { memoryRateLimiter, redisRateLimiter } from './messages/send-rate-limiter';
+import { queuedDelivery } from './messages/turn-delivery';
 import { ApiMetrics } from './observability/api-metrics';
 import { PresenceTracker } from './presence/presence-tracker';
 import { createRealtimeServer, type RealtimeServer } from './realtime/socket-server';
 import { StreamCanceller } from './streams/stream-canceller';
 import { StreamReader } from './streams/stream-reader';
 import { ThreadStore } from './threads/thread-store';
+
+/** What both modes build the same way. */
+interface Common {
+  config: Config;
+  logger: Logger;
+  db: Database;
+  records: StreamRecords;
+  messages: MessageStore;
+  provider: Provider;
+  metrics: ApiMetrics;
+  server: http.Server;
+}
+
+/** The mode's own part of the app, and what to close on shutdown. */
+interface Mode {
+  app: Pick<AppDeps, 'readiness' | 'reader' | 'canceller' | 'sender' | 'delivery' | 'queueBoard'>;
+  io: RealtimeServer | null;
+  closers: Array<() => Promise<unknown>>;
+}
+
+/**
+ * Background mode: Redis live buffer, socket.io rooms over Redis, the queue, presence.
+ * Sends are enqueued for workers; the socket server follows threads.
+ */
+function backgroundMode(c: Common, redis: NonNullable<Config['redis']>, users: UserRegistry, threads: ThreadStore): Mode {
+  const { config, logger, db } = c;
+  const keys = redisKeys(redis.prefix);
+  // HTTP paths fail fast while Redis is down (503), instead of queueing commands.
+  const commands = createRedis(redis.url, { name: 'api-commands', failFast: true });
+  const pubClient = createRedis(redis.url, { name: 'api-socket-pub' });
+  const subClient = createRedis(redis.url, { name: 'api-socket-sub' });
+  for (const client of [commands, pubClient, subClient]) client.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
+  const live = new RedisLiveBuffer(commands, keys, config.frames.liveTtlSeconds);
+  const queue = createGenerationQueue({ redisUrl: redis.url, keys, worker: config.worker, logger, failFast: true });
+  const reader = new StreamReader(db.prisma, live);
+  const presence = new PresenceTracker(new PresenceStore(commands, keys, config.presenceTtlMs), logger);
+  const delivery = queuedDelivery(queue, c.messages, logger);
+  const io = createRealtimeServer(c.server, { secret: config.auth.secret, users, pubClient, subClient, socketIoKey: keys.socketIoKey, logger, threads, reader, presence });
+  c.metrics.watchRealtime(io, presence);
+  c.metrics.watchQueue(queue.queue, logger);
+  presence.start();
+  return {
+    app: {
+      readiness: { postgres: () => db.prisma.$queryRaw`SELECT 1`, redis: () => commands.ping() },
+      reader,
+      canceller: new StreamCanceller({ pending: queue, ending: { records: c.records, live, events: new SocketIoStreamEvents(commands, keys.socketIoKey) }, logger }),
+      sender: new MessageSender(c.messages, redisRateLimiter(commands, keys, config.rateLimit.sends, config.rateLimit.windowMs), delivery),
+      delivery,
+      queueBoard: config.auth.adminToken ? queueBoardRoutes(config.auth.adminToken, [queue.queue]) : null,
+    },
+    io,
+    closers: [() => presence.stop(), () => queue.close(), () => closeRedis(subClient), () => closeRedis(pubClient), () => closeRedis(commands)],
+  };
+}
+
+/** Direct mode: no Redis; each answer streams in its own response over an in-memory live buffer. */
+function directMode(c: Common): Mode {
+  const { config, logger, db } = c;
+  const cancels = new CancelSignals((streamId, reason) => logger.info({ streamId, reason }, 'aborting generation'));
+  const live = new MemoryLiveBuffer({ endedTtlMs: config.frames.liveTtlSeconds * 1000, onCancelRequested: (streamId) => cancels.abort(streamId, 'cancel') });
+  const delivery = streamedDelivery({ provider: c.provider, records: c.records, live, frames: config.frames, frameClock: new FrameClock(config.frames.frameMs), logger }, cancels);
+  // A stream this process does not run is not running anywhere: there is one API and no worker.
+  const pending = { removeIfNotRunning: async (streamId: string) => (cancels.has(streamId) ? 'running' as const : 'missing' as const) };
+  c.metrics.watchDirect(cancels);
+  return {
+    app: {
+      readiness: { postgres: () => db.prisma.$queryRaw`SELECT 1` },
+      reader: new StreamReader(db.prisma, live),
+      canceller: new StreamCanceller({ pending, ending: { records: c.records, live, events: unheardStreamEvents }, logger }),
+      sender: new MessageSender(c.messages, memoryRateLimiter(config.rateLimit.sends, config.rateLimit.windowMs), delivery),
+      delivery,
+      queueBoard: null,
+    },
+    io: null,
+    closers: [],
+  };
+}
 
 /** The API process: REST + socket.io (background mode) or REST + SSE (direct mode). */
 async function main(): Promise<void> {
@@ -40,9 +125,7 @@ async function main(): Promise<void> {
   // A process's first Prisma query connects and loads the query compiler (0.5–2 s): pay it now,
   // in the background, rather than on the first user's request. Failing here changes nothing.
   prisma.stream.findFirst({ select: { id: true } }).catch((err: Error) => logger.warn({ err: err.message }, 'database warm-up failed; queries will retry'));
-  const streams = new StreamStore(prisma);
   const threads = new ThreadStore(prisma);
-  const messages = new MessageStore(prisma);
   const users = new UserRegistry(prisma);
   const provider = createProvider(config.provider);
   const capabilities: Capabilities = {
@@ -51,58 +134,21 @@ async function main(): Promise<void> {
     providers: [provider.name],
     defaultModel: config.provider.model,
   };
-  const closers: Array<() => Promise<unknown>> = [];
   const metrics = new ApiMetrics();
   const server = http.createServer();
   answerClientErrorsWithJson(server);
-  let io: RealtimeServer | null = null;
-
-  if (config.redis) {
-    const keys = redisKeys(config.redis.prefix);
-    // HTTP paths fail fast while Redis is down (503), instead of queueing commands.
-    const commands = createRedis(config.redis.url, { name: 'api-commands', failFast: true });
-    const pubClient = createRedis(config.redis.url, { name: 'api-socket-pub' });
-    const subClient = createRedis(config.redis.url, { name: 'api-socket-sub' });
-    for (const c of [commands, pubClient, subClient]) c.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
-    const live = new LiveStreamStore(commands, keys, config.frames.liveTtlSeconds);
-    const queue = createGenerationQueue(config.redis.url, keys, config.worker, logger);
-    const finisher = new StreamFinisher(streams, live, keys);
-    const reader = new StreamReader(prisma, live);
-    const canceller = new StreamCanceller({ live, queue, local: null, finisher, logger });
-    const presence = new PresenceTracker(new PresenceStore(commands, keys, config.presenceTtlMs), logger);
-    const sender = new MessageSender(messages, queue, redisRateLimiter(commands, keys, config.rateLimit.sends, config.rateLimit.windowMs), logger);
-    const queueBoard = config.auth.adminToken ? queueBoardRoutes(config.auth.adminToken, [queue.queue]) : null;
-    // Express takes the server's requests before socket.io attaches: engine.io then passes
-    // it everything but /socket.io/ (attached after, express would also answer long-polling).
-    server.on('request', createApp({
-      prisma, redis: commands, users, threads, canceller, capabilities, logger, messages, reader, sender, direct: null,
-      defaultModel: config.provider.model, maxMessageChars: config.http.maxMessageChars, maxBodyBytes: config.http.maxBodyBytes,
-      auth: config.auth, metrics, queueBoard,
-    }));
-    io = createRealtimeServer(server, { secret: config.auth.secret, users, pubClient, subClient, socketIoKey: keys.socketIoKey, logger, threads, reader, presence });
-    metrics.watchRealtime(io, presence);
-    metrics.watchQueue(queue.queue, logger);
-    presence.start();
-    closers.push(
-      () => presence.stop(),
-      () => queue.close(),
-      () => closeRedis(subClient),
-      () => closeRedis(pubClient),
-      () => closeRedis(commands),
-    );
-  } else {
-    const finisher = new StreamFinisher(streams, null, null);
-    const generator = new DirectGenerator({ provider, streams, finisher, frames: config.frames, frameClock: new FrameClock(config.frames.frameMs), logger });
-    const reader = new StreamReader(prisma, generator);
-    const canceller = new StreamCanceller({ live: null, queue: null, local: generator, finisher, logger });
-    server.on('request', createApp({
-      prisma, redis: null, users, threads, canceller, capabilities, logger, messages, reader, sender: null,
-      direct: { generator, rateLimiter: memoryRateLimiter(config.rateLimit.sends, config.rateLimit.windowMs) },
-      defaultModel: config.provider.model, maxMessageChars: config.http.maxMessageChars, maxBodyBytes: config.http.maxBodyBytes,
-      auth: config.auth, metrics, queueBoard: null,
-    }));
-    metrics.watchDirect(generator);
-  }
+  const common: Common = { config, logger, db, records: new StreamRecords(prisma), messages: new MessageStore(prisma), provider, metrics, server };
+  // Express takes the server's requests before socket.io attaches: engine.io then passes
+  // it everything but /socket.io/ (attached after, express would also answer long-polling).
+  const app: { handle?: express.Express } = {};
+  server.on('request', (req, res) => app.handle?.(req, res));
+  const mode = config.redis ? backgroundMode(common, config.redis, users, threads) : directMode(common);
+  app.handle = createApp({
+    ...mode.app, prisma, users, threads, capabilities, logger, messages: common.messages,
+    defaultModel: config.provider.model, maxMessageChars: config.http.maxMessageChars, maxBodyBytes: config.http.maxBodyBytes,
+    auth: config.auth, metrics,
+  });
+  const { io, closers } = mode;
 
   await new Promise<void>((resolve) => server.listen(config.http.port, config.http.host, resolve));
   const { port } = server.address() as AddressInfo;

@@ -1,23 +1,24 @@
-import { Queue, Worker } from 'bullmq';
-import { Emitter } from '@socket.io/redis-emitter';
+import { Worker } from 'bullmq';
 import { ConfigError, GENERATION_QUEUE, loadConfig, type Config, type GenerationJob, type GenerationResult } from '@bgs/shared';
 import {
   bullConnection,
+  CancelSignals,
   closeRedis,
   createDatabase,
+  createGenerationQueue,
   createLogger,
   createProvider,
   createRedis,
   FrameClock,
-  LiveStreamStore,
+  listenForCancels,
   onShutdown,
   PresenceStore,
   redisKeys,
-  StreamFinisher,
-  StreamStore,
+  RedisLiveBuffer,
+  SocketIoStreamEvents,
+  StreamRecords,
   type Logger,
 } from '@bgs/server';
-import { CancelSignals } from './generation/cancel-signals';
 import { createGenerationProcessor } from './generation/generation-processor';
 import { CompletionListener } from './notifications/completion-listener';
 import { LostStreamReaper } from './notifications/lost-stream-reaper';
@@ -44,10 +45,11 @@ async function main(): Promise<void> {
   const commands = createRedis(url, { name: 'worker-commands', enableAutoPipelining: true });
   const subscriber = createRedis(url, { name: 'worker-cancel-subscriber' });
   for (const c of [commands, subscriber]) c.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
-  const live = new LiveStreamStore(commands, keys, config.frames.liveTtlSeconds);
-  const streams = new StreamStore(db.prisma);
-  const finisher = new StreamFinisher(streams, live, keys);
-  const cancels = new CancelSignals(subscriber, keys.cancelChannel, logger);
+  // The adapters of a stream's life in background mode: Postgres, the Redis live buffer, socket.io rooms over Redis.
+  const records = new StreamRecords(db.prisma);
+  const live = new RedisLiveBuffer(commands, keys, config.frames.liveTtlSeconds);
+  const events = new SocketIoStreamEvents(commands, keys.socketIoKey);
+  const cancels = new CancelSignals((streamId, reason) => logger.info({ streamId, reason }, 'aborting generation'));
   const closers: Array<() => Promise<unknown>> = [];
   const metrics = new WorkerMetrics();
   // Before taking any job, so a taken port fails the start instead of a running worker.
@@ -59,16 +61,15 @@ async function main(): Promise<void> {
 
   let worker: Worker<GenerationJob, GenerationResult> | null = null;
   if (config.worker.role !== 'listener') {
-    await cancels.start();
+    const stopListening = await listenForCancels(subscriber, keys, cancels);
     worker = new Worker<GenerationJob, GenerationResult>(
       GENERATION_QUEUE,
       createGenerationProcessor({
         provider: createProvider(config.provider),
+        records,
         live,
-        streams,
-        finisher,
+        events,
         cancels,
-        keys,
         frames: config.frames,
         frameClock: new FrameClock(config.frames.frameMs),
         logger,
@@ -88,18 +89,14 @@ async function main(): Promise<void> {
     worker.on('stalled', (jobId) => logger.warn({ jobId, streamId: jobId }, 'job stalled: its worker died; another attempt will run'));
     await worker.waitUntilReady();
     metrics.watchRunning(cancels);
-    closers.push(() => stopGenerating(worker as Worker, cancels, config, logger), () => cancels.close());
+    closers.push(() => stopGenerating(worker as Worker, cancels, config, logger), stopListening);
   }
 
   if (config.worker.role !== 'generator') {
-    const queue = new Queue<GenerationJob, GenerationResult>(GENERATION_QUEUE, {
-      connection: bullConnection(url),
-      prefix: keys.bullPrefix,
-      streams: { events: { maxLen: config.worker.eventsMaxLen } },
-    });
+    const queue = createGenerationQueue({ redisUrl: url, keys, worker: config.worker, logger, failFast: false });
     const presence = new PresenceStore(commands, keys, config.presenceTtlMs);
-    const decider = new NotificationDecider(db.prisma, presence, roomPusher(new Emitter(commands, { key: keys.socketIoKey })), logger, metrics.onDecision);
-    const reaper = new LostStreamReaper(db.prisma, queue, live, finisher, logger);
+    const decider = new NotificationDecider(db.prisma, presence, roomPusher(commands, keys.socketIoKey, logger), logger, metrics.onDecision);
+    const reaper = new LostStreamReaper(db.prisma, queue, { records, live, events }, logger);
     const listener = new CompletionListener({ redisUrl: url, cursor: commands, keys, decider, reaper, logger });
     const sweep = new StreamSweep(db.prisma, decider, reaper, {
       intervalMs: config.worker.sweepIntervalMs,
@@ -108,7 +105,6 @@ async function main(): Promise<void> {
     }, logger);
     await listener.start();
     sweep.start();
-    queue.on('error', (err) => logger.warn({ err: err.message }, 'queue connection error'));
     // After the generations: a SIGTERM stops taking jobs at once, and the notifications of
     // generations that finish in the grace period are still decided by this process.
     closers.push(() => listener.close(), () => sweep.close(), () => queue.close());

@@ -34,7 +34,7 @@ export interface HttpApiOptions {
 
 type Query = Record<string, string | number | boolean | undefined>;
 
-/** Reads the contract's JSON error body into a `ChatApiError`. */
+/** Reads the JSON error body (docs/protocol.md#errors) into a `ChatApiError`. */
 export async function errorFromResponse(res: Response): Promise<ChatApiError> {
   const retryAfter = Number(res.headers.get('retry-after') ?? NaN);
   let body: Partial<ErrorBody> | null = null;
@@ -48,7 +48,7 @@ export async function errorFromResponse(res: Response): Promise<ChatApiError> {
 }
 
 /**
- * The REST half of the contract: bearer auth, JSON in and out, errors as `ChatApiError`.
+ * The REST half of docs/protocol.md#rest-routes: bearer auth, JSON in and out, errors as `ChatApiError`.
  * Counts requests in flight so a test (or a UI spinner) can read them.
  */
 export class HttpApi {

@@ -3,14 +3,15 @@ import {
   applyReset,
   applySnapshot,
   drainFrames,
-  EMPTY_LIVE_CONTENT,
+  EMPTY_POSITION,
   isTerminalStreamStatus,
+  MESSAGE_STATUS_OF,
   type Frame,
-  type LiveContent,
   type Message,
   type MessageStatus,
   type SendMessageResult,
   type StreamError,
+  type StreamPosition,
   type StreamSnapshot,
   type StreamStatus,
 } from '@bgs/shared/browser';
@@ -22,10 +23,10 @@ import {
  * that an older view of a message never replaces a newer one, whatever the order.
  */
 
-/** What the client holds of one stream: its live content by the resume rule, plus frames past a gap. */
-export interface StreamBody {
+/** What the client holds of one stream: its position by the resume rule, plus frames past a gap. */
+export interface HeldStream {
   messageId: string | null;
-  live: LiveContent;
+  position: StreamPosition;
   waiting: Frame[];
   /** The content is the stored final message: nothing replaces it any more. */
   final: boolean;
@@ -46,14 +47,11 @@ export interface ThreadState {
   threadId: string;
   /** Server records by id; an assistant message's content and status come from its stream body. */
   records: Record<string, Message>;
-  streams: Record<string, StreamBody>;
+  streams: Record<string, HeldStream>;
   pending: PendingSend[];
   loaded: boolean;
   error: { code: string; message: string } | null;
 }
-
-/** A stream position as a snapshot carries it (`thread.open` ack, `GET /streams/:id`). */
-export type StreamPosition = StreamSnapshot & { error?: StreamError };
 
 /** Every way a thread can learn something; `reduceThread` applies each. */
 export type ThreadEvent =
@@ -61,7 +59,7 @@ export type ThreadEvent =
   | { type: 'sending'; pending: PendingSend }
   | { type: 'sent'; localId?: string; result: SendMessageResult }
   | { type: 'sendFailed'; localId: string }
-  | { type: 'snapshot'; stream: StreamPosition }
+  | { type: 'snapshot'; stream: StreamSnapshot }
   | { type: 'started'; streamId: string; messageId: string; attempt: number }
   | { type: 'delta'; streamId: string; attempt: number; seq: number; text: string }
   | { type: 'reset'; streamId: string; attempt: number }
@@ -91,26 +89,19 @@ export function emptyThread(threadId: string): ThreadState {
   return { threadId, records: {}, streams: {}, pending: [], loaded: false, error: null };
 }
 
-const MESSAGE_STATUS_OF: Record<StreamStatus, MessageStatus> = {
-  queued: 'streaming',
-  streaming: 'streaming',
-  completed: 'complete',
-  failed: 'failed',
-  cancelled: 'cancelled',
-};
 const STREAM_STATUS_OF: Record<Exclude<MessageStatus, 'streaming'>, StreamStatus> = {
   complete: 'completed',
   failed: 'failed',
   cancelled: 'cancelled',
 };
 
-const emptyBody = (messageId: string | null): StreamBody => ({ messageId, live: EMPTY_LIVE_CONTENT, waiting: [], final: false });
+const emptyBody = (messageId: string | null): HeldStream => ({ messageId, position: EMPTY_POSITION, waiting: [], final: false });
 
 /** The body a stored message describes: final once the message is, else its live position. */
-function bodyFromMessage(m: Message): { live: LiveContent; final: boolean } {
-  if (m.status !== 'streaming') return { live: { attempt: m.attempt ?? 0, seq: m.seq ?? 0, content: m.content, status: STREAM_STATUS_OF[m.status] }, final: true };
+function bodyFromMessage(m: Message): { position: StreamPosition; final: boolean } {
+  if (m.status !== 'streaming') return { position: { attempt: m.attempt ?? 0, seq: m.seq ?? 0, content: m.content, status: STREAM_STATUS_OF[m.status] }, final: true };
   const attempt = m.attempt ?? 0;
-  return { live: { attempt, seq: m.seq ?? 0, content: m.content, status: attempt === 0 ? 'queued' : 'streaming' }, final: false };
+  return { position: { attempt, seq: m.seq ?? 0, content: m.content, status: attempt === 0 ? 'queued' : 'streaming' }, final: false };
 }
 
 /**
@@ -118,34 +109,34 @@ function bodyFromMessage(m: Message): { live: LiveContent; final: boolean } {
  * otherwise the resume rule's order decides (terminal over live, then attempt, then seq),
  * and frames that were waiting for this position are applied.
  */
-export function mergeBody(held: StreamBody, live: LiveContent, final: boolean, error?: StreamError): StreamBody {
+export function mergeBody(held: HeldStream, position: StreamPosition, final: boolean, error?: StreamError): HeldStream {
   if (held.final) return held;
-  if (final) return { ...held, live, waiting: [], final: true, ...(error ? { error } : {}) };
-  const next = applySnapshot(held.live, live);
-  if (next === held.live) return held;
+  if (final) return { ...held, position, waiting: [], final: true, ...(error ? { error } : {}) };
+  const next = applySnapshot(held.position, position);
+  if (next === held.position) return held;
   const drained = drainFrames(next, held.waiting);
-  return { ...held, live: drained.state, waiting: drained.waiting, ...(error ? { error } : {}) };
+  return { ...held, position: drained.state, waiting: drained.waiting, ...(error ? { error } : {}) };
 }
 
 /** Applies one frame by the resume rule; a frame past a gap waits for the frames or a snapshot before it. */
-export function applyDelta(held: StreamBody, frame: Frame): StreamBody {
+export function applyDelta(held: HeldStream, frame: Frame): HeldStream {
   if (held.final) return held;
-  const r = applyFrame(held.live, frame);
+  const r = applyFrame(held.position, frame);
   if (r.outcome === 'applied') {
-    if (held.waiting.length === 0) return { ...held, live: r.state };
+    if (held.waiting.length === 0) return { ...held, position: r.state };
     const drained = drainFrames(r.state, held.waiting);
-    return { ...held, live: drained.state, waiting: drained.waiting };
+    return { ...held, position: drained.state, waiting: drained.waiting };
   }
   if (r.outcome === 'ahead') return { ...held, waiting: [...held.waiting, { attempt: frame.attempt, seq: frame.seq, text: frame.text }] };
   return held;
 }
 
-function resetBody(held: StreamBody, attempt: number): StreamBody {
+function resetBody(held: HeldStream, attempt: number): HeldStream {
   if (held.final) return held;
-  const live = applyReset(held.live, attempt);
-  if (live === held.live) return held;
+  const live = applyReset(held.position, attempt);
+  if (live === held.position) return held;
   const drained = drainFrames(live, held.waiting);
-  return { ...held, live: drained.state, waiting: drained.waiting };
+  return { ...held, position: drained.state, waiting: drained.waiting };
 }
 
 /** A record replaces what is held only when it is newer (a higher version, or final over streaming). */
@@ -162,14 +153,14 @@ function withRecord(state: ThreadState, m: Message): ThreadState {
   if (newerRecord(state.records[m.id], m)) next = { ...next, records: { ...next.records, [m.id]: m } };
   if (m.role !== 'assistant' || !m.streamId) return next;
   const held = next.streams[m.streamId] ?? emptyBody(m.id);
-  const { live, final } = bodyFromMessage(m);
-  const merged = mergeBody(held.messageId ? held : { ...held, messageId: m.id }, live, final);
+  const { position, final } = bodyFromMessage(m);
+  const merged = mergeBody(held.messageId ? held : { ...held, messageId: m.id }, position, final);
   return merged === next.streams[m.streamId] ? next : withBody(next, m.streamId, merged);
 }
 
-const withBody = (state: ThreadState, streamId: string, body: StreamBody): ThreadState => ({ ...state, streams: { ...state.streams, [streamId]: body } });
+const withBody = (state: ThreadState, streamId: string, body: HeldStream): ThreadState => ({ ...state, streams: { ...state.streams, [streamId]: body } });
 
-function updateBody(state: ThreadState, streamId: string, messageId: string | null | undefined, update: (b: StreamBody) => StreamBody): ThreadState {
+function updateBody(state: ThreadState, streamId: string, messageId: string | null | undefined, update: (b: HeldStream) => HeldStream): ThreadState {
   const held = state.streams[streamId];
   const base = held ?? emptyBody(messageId ?? null);
   const linked = messageId && !base.messageId ? { ...base, messageId } : base;
@@ -179,9 +170,9 @@ function updateBody(state: ThreadState, streamId: string, messageId: string | nu
 
 /** A terminal event without the stored message: the held content with that status, until a stored final arrives. */
 function endBody(status: 'failed' | 'cancelled', error?: StreamError) {
-  return (b: StreamBody): StreamBody => {
-    if (b.final || isTerminalStreamStatus(b.live.status)) return b;
-    return { ...b, live: { ...b.live, status }, waiting: [], ...(error ? { error } : {}) };
+  return (b: HeldStream): HeldStream => {
+    if (b.final || isTerminalStreamStatus(b.position.status)) return b;
+    return { ...b, position: { ...b.position, status }, waiting: [], ...(error ? { error } : {}) };
   };
 }
 
@@ -207,9 +198,9 @@ export function reduceThread(state: ThreadState, event: ThreadEvent): ThreadStat
       return { ...state, pending: state.pending.filter((p) => p.localId !== event.localId) };
     case 'snapshot': {
       const s = event.stream;
-      const live: LiveContent = { attempt: s.attempt, seq: s.seq, content: s.content, status: s.status };
+      const position: StreamPosition = { attempt: s.attempt, seq: s.seq, content: s.content, status: s.status };
       // A snapshot of an ended stream carries the stored final content.
-      return updateBody(state, s.streamId, s.messageId, (b) => mergeBody(b, live, isTerminalStreamStatus(s.status), s.error));
+      return updateBody(state, s.streamId, s.messageId, (b) => mergeBody(b, position, isTerminalStreamStatus(s.status), s.error));
     }
     case 'started':
       // Attempt N starts from empty content, exactly as `stream.reset` says.
@@ -236,7 +227,7 @@ export function reduceThread(state: ThreadState, event: ThreadEvent): ThreadStat
 /** Ids of the streams this thread still expects frames for (what a fallback poll asks about). */
 export function activeStreamIds(state: ThreadState): string[] {
   return Object.entries(state.streams)
-    .filter(([, b]) => !b.final && !isTerminalStreamStatus(b.live.status))
+    .filter(([, b]) => !b.final && !isTerminalStreamStatus(b.position.status))
     .map(([id]) => id);
 }
 
@@ -254,7 +245,7 @@ export function visibleMessages(state: ThreadState): ChatMessage[] {
     .map((m) => {
       const body = m.streamId ? state.streams[m.streamId] : undefined;
       if (!body) return plain(m);
-      return { ...plain(m), content: body.live.content, status: MESSAGE_STATUS_OF[body.live.status], ...(body.error ? { error: body.error } : {}) };
+      return { ...plain(m), content: body.position.content, status: MESSAGE_STATUS_OF[body.position.status], ...(body.error ? { error: body.error } : {}) };
     });
   const storedUser = shown.filter((m) => m.role === 'user');
   for (const p of state.pending) {
@@ -268,8 +259,8 @@ export function visibleMessages(state: ThreadState): ChatMessage[] {
       id: body.messageId,
       threadId: state.threadId,
       role: 'assistant',
-      content: body.live.content,
-      status: MESSAGE_STATUS_OF[body.live.status],
+      content: body.position.content,
+      status: MESSAGE_STATUS_OF[body.position.status],
       streamId,
       createdAt: '',
       ...(body.error ? { error: body.error } : {}),

@@ -13,6 +13,15 @@ export type TerminalStreamStatus = Extract<StreamStatus, 'completed' | 'failed' 
 export const TERMINAL_STREAM_STATUSES: readonly TerminalStreamStatus[] = ['completed', 'failed', 'cancelled'];
 export const isTerminalStreamStatus = (s: StreamStatus): s is TerminalStreamStatus => (TERMINAL_STREAM_STATUSES as readonly StreamStatus[]).includes(s);
 
+/** The status of a stream's assistant message, for each status of the stream. */
+export const MESSAGE_STATUS_OF: Readonly<Record<StreamStatus, MessageStatus>> = {
+  queued: 'streaming',
+  streaming: 'streaming',
+  completed: 'complete',
+  failed: 'failed',
+  cancelled: 'cancelled',
+};
+
 export interface Thread {
   id: string;
   title: string;
@@ -41,14 +50,23 @@ export interface StreamError {
   message: string;
 }
 
-export interface StreamState {
+/**
+ * Where a stream stands: the content of attempt `attempt` up to frame `seq`, and its
+ * status. The one shape for a stream's position, on the server (live buffer) and in
+ * clients (what they hold by the resume rule).
+ */
+export interface StreamPosition {
+  attempt: number;
+  seq: number;
+  status: StreamStatus;
+  content: string;
+}
+
+/** A stream as `GET /streams/:id` and the send answer show it. */
+export interface StreamState extends StreamPosition {
   id: string;
   threadId: string;
   messageId: string;
-  status: StreamStatus;
-  attempt: number;
-  seq: number;
-  content: string;
   error?: StreamError;
 }
 

@@ -56,6 +56,7 @@ const envSchema = z
     WORKER_CONCURRENCY: int(200, 1, 10_000),
     GENERATION_ATTEMPTS: int(3, 1, 20),
     GENERATION_BACKOFF_MS: int(1_000, 0),
+    COMPLETED_JOB_RETENTION_S: int(3_600, 0),
     LOCK_DURATION_MS: int(30_000, 500),
     STALLED_INTERVAL_MS: int(30_000, 200),
     MAX_STALLED_COUNT: int(1, 0, 100),
@@ -111,6 +112,8 @@ export interface Config {
     concurrency: number;
     attempts: number;
     backoffMs: number;
+    /** How long a completed job stays in Redis (for Bull Board); 0: removed as it completes. */
+    completedJobRetentionS: number;
     lockDurationMs: number;
     stalledIntervalMs: number;
     maxStalledCount: number;
@@ -169,6 +172,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       concurrency: e.WORKER_CONCURRENCY,
       attempts: e.GENERATION_ATTEMPTS,
       backoffMs: e.GENERATION_BACKOFF_MS,
+      completedJobRetentionS: e.COMPLETED_JOB_RETENTION_S,
       lockDurationMs: e.LOCK_DURATION_MS,
       stalledIntervalMs: e.STALLED_INTERVAL_MS,
       maxStalledCount: e.MAX_STALLED_COUNT,

@@ -3,7 +3,6 @@ export const ERROR_STATUS = {
   invalid_request: 400,
   unauthorized: 401,
   not_found: 404,
-  conflict: 409,
   stream_in_progress: 409,
   payload_too_large: 413,
   rate_limited: 429,
@@ -20,7 +19,7 @@ export interface ErrorBody {
 
 /**
  * An error with a stable code. Thrown anywhere on the server; the HTTP error
- * middleware and the socket ack helper turn it into the contract's JSON.
+ * middleware and the socket ack helper turn it into the JSON of docs/protocol.md#errors.
  */
 export class ApiError extends Error {
   constructor(

@@ -1,5 +1,5 @@
 import type { ErrorCode } from './errors';
-import type { Message, Notification, StreamStatus } from './api-types';
+import type { Message, Notification, StreamError, StreamPosition } from './api-types';
 
 /** Socket.io event names, in one place so the client and the server cannot disagree. */
 export const EVENTS = {
@@ -20,13 +20,11 @@ export const rooms = {
   thread: (threadId: string) => `thread:${threadId}`,
 };
 
-export interface StreamSnapshot {
+/** A stream's position as `thread.open` acks it (and `GET /streams/:id` shows it, with its error). */
+export interface StreamSnapshot extends StreamPosition {
   streamId: string;
   messageId: string;
-  status: StreamStatus;
-  attempt: number;
-  seq: number;
-  content: string;
+  error?: StreamError;
 }
 
 export type ThreadOpenAck = { ok: true; streams: StreamSnapshot[] } | { ok: false; error: { code: ErrorCode; message?: string } };
@@ -37,7 +35,7 @@ export interface StreamStartedEvent { streamId: string; threadId: string; messag
 export interface StreamDeltaEvent { streamId: string; threadId: string; attempt: number; seq: number; text: string; at?: number }
 export interface StreamResetEvent { streamId: string; threadId: string; attempt: number }
 export interface StreamCompletedEvent { streamId: string; threadId: string; message: Message }
-export interface StreamFailedEvent { streamId: string; threadId: string; messageId: string; error: { code: string; message: string } }
+export interface StreamFailedEvent { streamId: string; threadId: string; messageId: string; error: StreamError }
 export interface StreamCancelledEvent { streamId: string; threadId: string; messageId: string }
 
 export interface ServerToClientEvents {
@@ -49,6 +47,9 @@ export interface ServerToClientEvents {
   'stream.cancelled': (e: StreamCancelledEvent) => void;
   'notification.created': (n: Notification) => void;
 }
+
+/** The payload a server-to-client event carries. */
+export type ServerEventPayload<E extends keyof ServerToClientEvents> = Parameters<ServerToClientEvents[E]>[0];
 
 export interface ClientToServerEvents {
   'thread.open': (payload: { threadId: string }, ack: (a: ThreadOpenAck) => void) => void;

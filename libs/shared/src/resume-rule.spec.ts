@@ -1,22 +1,21 @@
-import type { StreamStatus } from './api-types';
+import type { StreamPosition, StreamStatus } from './api-types';
 import {
   applyFrame,
   applyReset,
   applySnapshot,
-  compareLiveContent,
+  comparePositions,
   drainFrames,
-  EMPTY_LIVE_CONTENT,
+  EMPTY_POSITION,
   type DeltaOutcome,
   type Frame,
-  type LiveContent,
 } from './resume-rule';
 
-const live = (attempt: number, seq: number, content: string, status: StreamStatus = 'streaming'): LiveContent => ({ attempt, seq, content, status });
+const live = (attempt: number, seq: number, content: string, status: StreamStatus = 'streaming'): StreamPosition => ({ attempt, seq, content, status });
 const frame = (attempt: number, seq: number, text: string): Frame => ({ attempt, seq, text });
 
 describe('applyFrame (the resume rule)', () => {
   const held = live(1, 2, 'ab');
-  it.each<[string, LiveContent, Frame, DeltaOutcome, LiveContent]>([
+  it.each<[string, StreamPosition, Frame, DeltaOutcome, StreamPosition]>([
     ['the next frame of the same attempt', held, frame(1, 3, 'c'), 'applied', live(1, 3, 'abc')],
     ['a frame past a gap waits (ahead)', held, frame(1, 4, 'd'), 'ahead', held],
     ['a frame already held is a duplicate', held, frame(1, 2, 'b'), 'duplicate', held],
@@ -24,8 +23,8 @@ describe('applyFrame (the resume rule)', () => {
     ['a frame of an older attempt is stale', held, frame(0, 3, 'x'), 'stale', held],
     ['frame 1 of a newer attempt starts it from empty content', held, frame(2, 1, 'X'), 'applied', live(2, 1, 'X')],
     ['a later frame of a newer attempt waits for its start', held, frame(2, 2, 'Y'), 'ahead', held],
-    ['frame 1 applies onto nothing held', EMPTY_LIVE_CONTENT, frame(1, 1, 'a'), 'applied', live(1, 1, 'a')],
-    ['a mid-stream frame onto nothing held waits for the snapshot', EMPTY_LIVE_CONTENT, frame(1, 7, 'g'), 'ahead', EMPTY_LIVE_CONTENT],
+    ['frame 1 applies onto nothing held', EMPTY_POSITION, frame(1, 1, 'a'), 'applied', live(1, 1, 'a')],
+    ['a mid-stream frame onto nothing held waits for the snapshot', EMPTY_POSITION, frame(1, 7, 'g'), 'ahead', EMPTY_POSITION],
     ['nothing applies after completion', live(1, 2, 'ab', 'completed'), frame(1, 3, 'c'), 'stale', live(1, 2, 'ab', 'completed')],
     ['nothing applies after cancellation, not even a newer attempt', live(1, 2, 'ab', 'cancelled'), frame(2, 1, 'X'), 'stale', live(1, 2, 'ab', 'cancelled')],
     ['nothing applies after failure', live(3, 0, '', 'failed'), frame(3, 1, 'x'), 'stale', live(3, 0, '', 'failed')],
@@ -45,7 +44,7 @@ describe('applyFrame (the resume rule)', () => {
 });
 
 describe('applySnapshot', () => {
-  it.each<[string, LiveContent, LiveContent, LiveContent]>([
+  it.each<[string, StreamPosition, StreamPosition, StreamPosition]>([
     ['a newer seq replaces what is held', live(1, 2, 'ab'), live(1, 5, 'abcde'), live(1, 5, 'abcde')],
     ['a stale snapshot (older seq) is ignored, content never rolls back', live(1, 5, 'abcde'), live(1, 2, 'ab'), live(1, 5, 'abcde')],
     ['a snapshot at the position held changes nothing', live(1, 2, 'ab'), live(1, 2, 'a?'), live(1, 2, 'ab')],
@@ -53,21 +52,21 @@ describe('applySnapshot', () => {
     ['an older attempt is ignored', live(2, 1, 'X'), live(1, 9, 'abcdefghi'), live(2, 1, 'X')],
     ['a terminal snapshot wins over live content, even at a lower seq', live(1, 9, 'abcdefghi'), live(1, 3, 'final', 'completed'), live(1, 3, 'final', 'completed')],
     ['live content never replaces a terminal state', live(1, 3, 'final', 'completed'), live(2, 8, 'newer attempt'), live(1, 3, 'final', 'completed')],
-    ['a snapshot onto nothing held applies', EMPTY_LIVE_CONTENT, live(1, 4, 'abcd'), live(1, 4, 'abcd')],
+    ['a snapshot onto nothing held applies', EMPTY_POSITION, live(1, 4, 'abcd'), live(1, 4, 'abcd')],
   ])('%s', (_name, held, snapshot, after) => {
     expect(applySnapshot(held, snapshot)).toEqual(after);
   });
 
   it('orders views: terminal first, then attempt, then seq', () => {
-    expect(compareLiveContent(live(1, 1, '', 'failed'), live(5, 50, ''))).toBeGreaterThan(0);
-    expect(compareLiveContent(live(2, 1, ''), live(1, 50, ''))).toBeGreaterThan(0);
-    expect(compareLiveContent(live(1, 3, ''), live(1, 4, ''))).toBeLessThan(0);
-    expect(compareLiveContent(live(1, 3, 'a'), live(1, 3, 'b'))).toBe(0);
+    expect(comparePositions(live(1, 1, '', 'failed'), live(5, 50, ''))).toBeGreaterThan(0);
+    expect(comparePositions(live(2, 1, ''), live(1, 50, ''))).toBeGreaterThan(0);
+    expect(comparePositions(live(1, 3, ''), live(1, 4, ''))).toBeLessThan(0);
+    expect(comparePositions(live(1, 3, 'a'), live(1, 3, 'b'))).toBe(0);
   });
 });
 
 describe('applyReset', () => {
-  it.each<[string, LiveContent, number, LiveContent]>([
+  it.each<[string, StreamPosition, number, StreamPosition]>([
     ['a newer attempt starts from empty content', live(1, 4, 'abcd'), 2, live(2, 0, '')],
     ['a reset for the attempt already held is ignored', live(2, 3, 'xyz'), 2, live(2, 3, 'xyz')],
     ['a late reset for an older attempt is ignored', live(3, 1, 'x'), 2, live(3, 1, 'x')],
@@ -121,7 +120,7 @@ describe('drainFrames', () => {
     const frames = 'the quick brown fox jumps'.split(' ').map((w, i) => frame(1, i + 1, `${w} `));
     const orders = [frames, [...frames].reverse(), [frames[2], frames[0], frames[4], frames[1], frames[1], frames[3], frames[0]]];
     for (const order of orders) {
-      let state = EMPTY_LIVE_CONTENT;
+      let state = EMPTY_POSITION;
       let waiting: Frame[] = [];
       for (const f of order) {
         const r = applyFrame(state, f);

@@ -1,13 +1,4 @@
-import type { StreamStatus } from './api-types';
-import { isTerminalStreamStatus } from './api-types';
-
-/** What a client holds of one stream: the content of `attempt` up to frame `seq`. */
-export interface LiveContent {
-  attempt: number;
-  seq: number;
-  content: string;
-  status: StreamStatus;
-}
+import { isTerminalStreamStatus, type StreamPosition } from './api-types';
 
 export interface Frame {
   attempt: number;
@@ -18,10 +9,10 @@ export interface Frame {
 /** `ahead`: a frame past a gap; keep it until the missing frames or a snapshot arrive. */
 export type DeltaOutcome = 'applied' | 'duplicate' | 'ahead' | 'stale';
 
-export const EMPTY_LIVE_CONTENT: LiveContent = { attempt: 0, seq: 0, content: '', status: 'queued' };
+export const EMPTY_POSITION: StreamPosition = { attempt: 0, seq: 0, content: '', status: 'queued' };
 
 /** Orders two views of a stream: a final state beats a live one, then attempt, then seq. */
-export function compareLiveContent(a: LiveContent, b: LiveContent): number {
+export function comparePositions(a: StreamPosition, b: StreamPosition): number {
   const terminalA = isTerminalStreamStatus(a.status) ? 1 : 0;
   const terminalB = isTerminalStreamStatus(b.status) ? 1 : 0;
   return terminalA - terminalB || a.attempt - b.attempt || a.seq - b.seq;
@@ -32,7 +23,7 @@ export function compareLiveContent(a: LiveContent, b: LiveContent): number {
  * and is exactly one past the held seq. Frame 1 of a newer attempt also applies,
  * since it starts that attempt from empty content (as `stream.reset` would).
  */
-export function applyFrame(held: LiveContent, frame: Frame): { state: LiveContent; outcome: DeltaOutcome } {
+export function applyFrame(held: StreamPosition, frame: Frame): { state: StreamPosition; outcome: DeltaOutcome } {
   if (isTerminalStreamStatus(held.status) || frame.attempt < held.attempt) return { state: held, outcome: 'stale' };
   if (frame.attempt > held.attempt) {
     if (frame.seq !== 1) return { state: held, outcome: 'ahead' };
@@ -47,12 +38,12 @@ export function applyFrame(held: LiveContent, frame: Frame): { state: LiveConten
 }
 
 /** A snapshot replaces what is held only when it is newer, so a stale one never rolls content back. */
-export function applySnapshot(held: LiveContent, snapshot: LiveContent): LiveContent {
-  return compareLiveContent(snapshot, held) > 0 ? snapshot : held;
+export function applySnapshot(held: StreamPosition, snapshot: StreamPosition): StreamPosition {
+  return comparePositions(snapshot, held) > 0 ? snapshot : held;
 }
 
 /** `stream.reset`: a newer attempt starts from empty content. */
-export function applyReset(held: LiveContent, attempt: number): LiveContent {
+export function applyReset(held: StreamPosition, attempt: number): StreamPosition {
   if (isTerminalStreamStatus(held.status) || attempt <= held.attempt) return held;
   return { attempt, seq: 0, content: '', status: 'streaming' };
 }
@@ -61,7 +52,7 @@ export function applyReset(held: LiveContent, attempt: number): LiveContent {
  * Applies what fits from frames that arrived early (before a snapshot, or past a gap),
  * returning the new state and the frames still waiting.
  */
-export function drainFrames(held: LiveContent, waiting: Frame[]): { state: LiveContent; waiting: Frame[] } {
+export function drainFrames(held: StreamPosition, waiting: Frame[]): { state: StreamPosition; waiting: Frame[] } {
   let state = held;
   let rest = [...waiting].sort((a, b) => a.attempt - b.attempt || a.seq - b.seq);
   for (let progressed = true; progressed; ) {

@@ -58,7 +58,7 @@ describe('verifyToken', () => {
     expect(verdict(jwt.sign({ sub: 'alice' }, privateKey, { algorithm: 'RS256' }))).toBe('invalid token');
   });
 
-  it('refuses other HMAC strengths (HS512): only HS256 is the contract', () => {
+  it('refuses other HMAC strengths (HS512): only HS256 is accepted (docs/protocol.md#auth)', () => {
     expect(verdict(jwt.sign({ sub: 'alice' }, SECRET, { algorithm: 'HS512' }))).toBe('invalid token');
   });
 

@@ -2,7 +2,7 @@ import { STATUS_CODES, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ApiError } from '@bgs/shared';
 
-/** The contract's error for a request Node's HTTP parser refused (by Node's error code). */
+/** The error (docs/protocol.md#errors) for a request Node's HTTP parser refused (by Node's error code). */
 export function clientErrorAnswer(code: string | undefined): ApiError {
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
@@ -19,7 +19,7 @@ export function clientErrorAnswer(code: string | undefined): ApiError {
 /**
  * Requests that Node's HTTP parser refuses (bad bytes in a header, oversized headers,
  * broken chunked encoding, conflicting lengths) never reach express, and Node answers
- * them with an empty 400 or 431. Answer them with the contract's JSON error instead,
+ * them with an empty 400 or 431. Answer them with the JSON error of docs/protocol.md#errors instead,
  * then close the connection: the parser cannot tell where the next request starts.
  */
 export function answerClientErrorsWithJson(server: Server): void {

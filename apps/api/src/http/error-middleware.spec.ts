@@ -68,7 +68,7 @@ describe('errorMiddleware', () => {
     return { status: res.status, headers: res.headers, text: await res.text() };
   }
 
-  it.each(Object.entries(ERROR_STATUS) as Array<[ErrorCode, number]>)('ApiError %s answers %i with the contract body', async (code, status) => {
+  it.each(Object.entries(ERROR_STATUS) as Array<[ErrorCode, number]>)('ApiError %s answers %i with the documented JSON body', async (code, status) => {
     const res = await answerTo(new ApiError(code, `message for ${code}`));
     expect(res.status).toBe(status);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);

@@ -25,7 +25,7 @@ function isRedisUnavailable(err: unknown): boolean {
   return /Stream isn't writeable|enableOfflineQueue|Connection is closed|ECONNREFUSED|MaxRetriesPerRequestError|Reached the max retries|LOADING|READONLY/i.test(message);
 }
 
-/** Turns any error into the contract's JSON; 5xx are logged with the request, never shown. */
+/** Turns any error into the JSON of docs/protocol.md#errors; 5xx are logged with the request, never shown. */
 export function errorMiddleware(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let apiError = err instanceof ApiError ? err : fromBodyParser(err);

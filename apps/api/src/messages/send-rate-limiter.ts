@@ -1,17 +1,11 @@
 import { ApiError } from '@bgs/shared';
-import type { Redis, RedisKeys } from '@bgs/server';
+import { withLuaCommands, type Redis, type RedisKeys } from '@bgs/server';
+import SEND_RATE_WINDOW from './send-rate-window.lua';
 
 /** Sends per user per window; a refusal is a 429 with `Retry-After`. */
 export interface SendRateLimiter {
   consume(userId: string): Promise<void>;
 }
-
-const CONSUME = `
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) ttl = tonumber(ARGV[1]) end
-return {n, ttl}`;
 
 function refuse(limit: number, retryAfterMs: number): never {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
@@ -20,11 +14,12 @@ function refuse(limit: number, retryAfterMs: number): never {
 
 /** A fixed window in Redis (one round trip), so the limit holds across API instances. */
 export function redisRateLimiter(redis: Redis, keys: RedisKeys, limit: number, windowMs: number): SendRateLimiter {
-  redis.defineCommand('bgsRateConsume', { numberOfKeys: 1, lua: CONSUME });
-  const consume = (redis as Redis & { bgsRateConsume(key: string, windowMs: number): Promise<[number, number]> }).bgsRateConsume.bind(redis);
+  const commands = withLuaCommands<{ bgsSendRateWindow(key: string, windowMs: number): Promise<[number, number]> }>(redis, [
+    { name: 'bgsSendRateWindow', numberOfKeys: 1, source: SEND_RATE_WINDOW },
+  ]);
   return {
     async consume(userId) {
-      const [count, ttl] = await consume(keys.sendRate(userId), windowMs);
+      const [count, ttl] = await commands.bgsSendRateWindow(keys.sendRate(userId), windowMs);
       if (count > limit) refuse(limit, ttl);
     },
   };

@@ -56,7 +56,7 @@ const ERROR_RESPONSE: Record<number, string> = {
   400: 'invalid_request: the body, query, path or a header failed validation (zod issues in `details`)',
   401: 'unauthorized: missing, invalid or expired token',
   404: 'not_found: missing, or belongs to another user (indistinguishable on purpose)',
-  409: 'conflict / stream_in_progress: the thread already has an active stream',
+  409: 'stream_in_progress: the thread already has an active stream',
   413: 'payload_too_large',
   429: 'rate_limited: too many sends; see Retry-After',
   500: 'internal: never for bad input; logged with the request',
@@ -129,7 +129,7 @@ export function buildOpenApiDocument(options: OperationOptions): OpenApiDocument
     info: {
       title: 'Background generation API',
       version,
-      description: 'REST side of the background streams backend. Realtime events (socket.io) are described in the contract, not here.',
+      description: 'REST side of the background streams backend. Realtime events (socket.io) are described in docs/protocol.md (#realtime-events), not here.',
     },
     servers: [{ url: '/' }],
     security: [{ bearerAuth: [] }],

@@ -15,7 +15,7 @@ import {
 } from '@bgs/shared';
 
 /*
- * The answers' shapes as zod schemas, for the OpenAPI document. The contract's types
+ * The answers' shapes as zod schemas, for the OpenAPI document. The API's types (docs/protocol.md#shapes)
  * in libs/shared are interfaces; the `Same` checks at the bottom make the build fail
  * when a schema here and its interface drift apart.
  */

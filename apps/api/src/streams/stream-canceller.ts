@@ -1,43 +1,34 @@
 import { isTerminalStreamStatus } from '@bgs/shared';
-import type { LiveStreamStore, Logger, StreamFinisher, StreamRow } from '@bgs/server';
-import type { GenerationQueue } from '../generation/generation-queue';
+import { endDeletedStream, endStream, type JobRemoval, type Logger, type StreamEndPorts, type StreamRow } from '@bgs/server';
 
-/** Cancels in direct mode (no Redis): aborts the in-process generation. */
-export interface LocalCanceller {
-  cancel(streamId: string): boolean;
+/** Where a stream's generation may be waiting: the queue in background mode, this process in direct mode. */
+export interface PendingGenerations {
+  removeIfNotRunning(streamId: string): Promise<JobRemoval>;
 }
 
 /**
- * Cancels a stream wherever it is. Running: the cancel flag plus a broadcast reach
- * whichever worker holds it, which stops the provider and ends the stream with the
- * partial text. Not running yet (queued or waiting for a retry): the job is removed
- * and the stream is ended here. Cancelling an ended stream does nothing.
+ * Cancels a stream wherever it is. Running: the live buffer's cancel reaches whichever
+ * process runs it, which stops the provider and ends the stream with the partial text.
+ * Not running (queued, waiting for a retry, or lost): it is taken back and ended here.
+ * Cancelling an ended stream does nothing.
  */
 export class StreamCanceller {
   constructor(
     private readonly deps: {
-      live: LiveStreamStore | null;
-      queue: GenerationQueue | null;
-      local: LocalCanceller | null;
-      finisher: StreamFinisher;
+      pending: PendingGenerations;
+      ending: StreamEndPorts;
       logger: Logger;
     },
   ) {}
 
   async cancel(stream: StreamRow): Promise<void> {
     if (isTerminalStreamStatus(stream.status)) return;
-    const { live, queue, local, finisher, logger } = this.deps;
-    if (local?.cancel(stream.id)) return;
-    if (live) await live.requestCancel(stream.id);
-    const job = queue ? await queue.removeIfNotRunning(stream.id) : 'missing';
+    const { pending, ending, logger } = this.deps;
+    await ending.live.requestCancel(stream.id);
+    const job = await pending.removeIfNotRunning(stream.id);
     if (job !== 'running') {
-      const snapshot = live ? await live.read(stream.id) : null;
-      await finisher.finish(stream.id, {
-        status: 'cancelled',
-        content: snapshot?.content ?? '',
-        attempt: stream.attempt,
-        seq: snapshot?.seq ?? stream.seq,
-      });
+      const live = await ending.live.read(stream.id);
+      await endStream(ending, stream.id, { status: 'cancelled', content: live?.content ?? '', attempt: stream.attempt, seq: live?.seq ?? stream.seq });
     }
     logger.info({ streamId: stream.id, threadId: stream.threadId, job }, 'cancel requested');
   }
@@ -45,11 +36,10 @@ export class StreamCanceller {
   /** The stream's thread was just deleted: stop whoever runs it and tell the thread's sockets. */
   async cancelDeleted(stream: StreamRow): Promise<void> {
     if (isTerminalStreamStatus(stream.status)) return;
-    const { live, queue, local, finisher, logger } = this.deps;
-    if (local?.cancel(stream.id)) return;
-    if (live) await live.requestCancel(stream.id);
-    if (queue) await queue.removeIfNotRunning(stream.id);
-    await finisher.endDeleted(stream);
+    const { pending, ending, logger } = this.deps;
+    await ending.live.requestCancel(stream.id);
+    await pending.removeIfNotRunning(stream.id);
+    await endDeletedStream(ending, stream);
     logger.info({ streamId: stream.id, threadId: stream.threadId }, 'stream of a deleted thread cancelled');
   }
 }

@@ -1,10 +1,5 @@
-import { isTerminalStreamStatus, notFound, type Message, type StreamSnapshot, type StreamState } from '@bgs/shared';
-import { toMessage, toStreamState, type LiveSnapshot, type MessageRow, type PrismaClient, type StreamRow } from '@bgs/server';
-
-/** Where live content is read from: Redis in background mode, memory in direct mode. */
-export interface LiveReader {
-  read(streamId: string): Promise<LiveSnapshot | null>;
-}
+import { isTerminalStreamStatus, notFound, type Message, type StreamPosition, type StreamSnapshot, type StreamState } from '@bgs/shared';
+import { toMessage, toStreamState, type LiveBuffer, type MessageRow, type PrismaClient, type StreamRow } from '@bgs/server';
 
 type StreamWithContent = StreamRow & { message: { content: string } };
 
@@ -13,7 +8,7 @@ type StreamWithContent = StreamRow & { message: { content: string } };
  * running attempt has produced. Postgres wins once the stream has ended; before that,
  * the live buffer (when it has started) is newer than any checkpoint.
  */
-export function mergeLive(row: StreamWithContent, live: LiveSnapshot | null): StreamState {
+export function mergeLive(row: StreamWithContent, live: StreamPosition | null): StreamState {
   const ended = isTerminalStreamStatus(row.status);
   if (ended || !live || live.attempt === 0) return toStreamState(row, row.message.content);
   // The stream may have ended between the two reads: the live status says so.
@@ -29,7 +24,7 @@ export function toSnapshot(state: StreamState): StreamSnapshot {
 export class StreamReader {
   constructor(
     private readonly prisma: PrismaClient,
-    private readonly live: LiveReader,
+    private readonly live: Pick<LiveBuffer, 'read'>,
   ) {}
 
   async get(userId: string, streamId: string): Promise<StreamState> {

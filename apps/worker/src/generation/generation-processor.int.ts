@@ -1,23 +1,24 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Job } from 'bullmq';
 import type { GenerationJob, GenerationResult } from '@bgs/shared';
 import {
+  CancelSignals,
   closeRedis,
-  createDatabase,
   createLogger,
   createRedis,
   createSimulatedProvider,
-  LiveStreamStore,
+  FrameClock,
   redisKeys,
+  RedisLiveBuffer,
   simulatedAnswer,
-  StreamFinisher,
-  StreamStore,
-  type Database,
+  SocketIoStreamEvents,
+  StreamRecords,
   type Redis,
 } from '@bgs/server';
+import { countingDatabase, recordCommands } from '../../../../test/support/counters';
 import { createTestDatabase, type TestDatabase } from '../../../../test/support/database';
 import { testEnv } from '../../../../test/support/env';
-import { CancelSignals } from './cancel-signals';
+import { seedStream } from '../../../../test/support/seed';
 import { createGenerationProcessor } from './generation-processor';
 
 /**
@@ -26,71 +27,48 @@ import { createGenerationProcessor } from './generation-processor';
  */
 describe('generation processor costs', () => {
   let testDb: TestDatabase;
-  let db: Database;
+  let db: ReturnType<typeof countingDatabase>;
   let redis: Redis;
-  let subscriber: Redis;
   let redisCommands: string[];
   const keys = redisKeys(`c${randomBytes(4).toString('hex')}`);
   const logger = createLogger('test', 'silent');
 
   beforeAll(async () => {
     testDb = await createTestDatabase();
-    db = createDatabase(testDb.url);
+    db = countingDatabase(testDb.url);
     redis = createRedis(testEnv().redisUrl, { name: 'counted' });
-    subscriber = createRedis(testEnv().redisUrl, { name: 'cancel-sub' });
     await redis.ping();
     // Every command this connection sends is one round trip (no pipelines on this path).
-    const send = redis.sendCommand.bind(redis);
-    redis.sendCommand = ((command: { name: string }) => {
-      redisCommands.push(command.name);
-      return send(command as never);
-    }) as typeof redis.sendCommand;
+    redisCommands = recordCommands(redis as never);
   });
 
   afterAll(async () => {
     await closeRedis(redis);
-    await closeRedis(subscriber);
     await db.close();
     await testDb.drop();
   });
 
-  async function seedStream(content: string) {
-    const userId = `u-${randomUUID()}`;
-    const threadId = randomUUID();
-    const streamId = randomUUID();
-    const userMessageId = randomUUID();
-    const messageId = randomUUID();
-    await db.prisma.user.create({ data: { id: userId } });
-    await db.prisma.thread.create({ data: { id: threadId, userId, title: 'Counting', activeStreamId: streamId } });
-    await db.prisma.message.create({ data: { id: userMessageId, threadId, role: 'user', content, status: 'complete', createdAt: new Date(Date.now() - 1) } });
-    await db.prisma.message.create({ data: { id: messageId, threadId, role: 'assistant', content: '', status: 'streaming', streamId } });
-    await db.prisma.stream.create({ data: { id: streamId, threadId, messageId, userMessageId, userId, model: 'simulated-1' } });
-    return { streamId, threadId, messageId, userId, model: 'simulated-1' } satisfies GenerationJob;
-  }
-
   async function run(tokens: number, rate: number) {
     const content = `Count me [sim tokens=${tokens} rate=${rate}]`;
-    const data = await seedStream(content);
-    const live = new LiveStreamStore(redis, keys, 60);
-    const streams = new StreamStore(db.prisma);
-    const cancels = new CancelSignals(subscriber, keys.cancelChannel, logger);
+    const data = await seedStream(db.prisma, content);
     const processor = createGenerationProcessor({
       provider: createSimulatedProvider({ tokens: 10, tokensPerSecond: 40 }),
-      live,
-      streams,
-      finisher: new StreamFinisher(streams, live, keys),
-      cancels,
-      keys,
+      records: new StreamRecords(db.prisma),
+      live: new RedisLiveBuffer(redis, keys, 60),
+      events: new SocketIoStreamEvents(redis, keys.socketIoKey),
+      cancels: new CancelSignals(),
       // 1 ms frames so a long stream makes hundreds of them; checkpoints off the table.
       frames: { frameMs: 1, maxChars: 64, checkpointMs: 3_600_000 },
+      frameClock: new FrameClock(1),
       logger,
     });
     const job = { id: data.streamId, data, opts: { attempts: 3 }, attemptsMade: 0 } as unknown as Job<GenerationJob, GenerationResult>;
-    const queriesBefore = db.queries.count;
-    redisCommands = [];
+    const queriesBefore = db.statements();
+    redisCommands.length = 0;
     const result = await processor(job, 'token');
+    const commands = [...redisCommands];
     const message = await db.prisma.message.findUniqueOrThrow({ where: { id: data.messageId } });
-    return { result, queries: db.queries.count - queriesBefore - 1, redis: [...redisCommands], message, expected: simulatedAnswer(content, tokens).join('') };
+    return { result, queries: db.statements() - queriesBefore - 1, redis: commands, message, expected: simulatedAnswer(content, tokens).join('') };
   }
 
   it('sends the same number of Postgres queries for 10 tokens as for 10,000', async () => {

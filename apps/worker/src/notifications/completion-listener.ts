@@ -58,11 +58,6 @@ export class CompletionListener {
     });
   }
 
-  /** Waits for the events already received to be handled (tests, shutdown). */
-  async idle(): Promise<void> {
-    await this.chain;
-  }
-
   async close(): Promise<void> {
     await this.events?.close();
     await this.chain;

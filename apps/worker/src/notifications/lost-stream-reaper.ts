@@ -1,6 +1,5 @@
-import type { Queue } from 'bullmq';
-import { isTerminalStreamStatus, type GenerationJob, type GenerationResult } from '@bgs/shared';
-import type { LiveStreamStore, Logger, PrismaClient, StreamFinisher } from '@bgs/server';
+import { isTerminalStreamStatus, TERMINAL_STREAM_STATUSES } from '@bgs/shared';
+import { endStream, type GenerationQueue, type Logger, type PrismaClient, type StreamEndPorts } from '@bgs/server';
 
 const WORKER_LOST = { code: 'worker_lost', message: 'The answer was interrupted and could not be resumed. Please try again.' };
 
@@ -12,9 +11,8 @@ const WORKER_LOST = { code: 'worker_lost', message: 'The answer was interrupted 
 export class LostStreamReaper {
   constructor(
     private readonly prisma: PrismaClient,
-    private readonly queue: Queue<GenerationJob, GenerationResult>,
-    private readonly live: LiveStreamStore,
-    private readonly finisher: StreamFinisher,
+    private readonly queue: GenerationQueue,
+    private readonly ending: StreamEndPorts,
     private readonly logger: Logger,
   ) {}
 
@@ -22,8 +20,8 @@ export class LostStreamReaper {
   async failLostStream(streamId: string, reason: string): Promise<void> {
     const stream = await this.prisma.stream.findUnique({ where: { id: streamId } });
     if (!stream || isTerminalStreamStatus(stream.status)) return;
-    const live = await this.live.read(streamId);
-    const ended = await this.finisher.finish(streamId, {
+    const live = await this.ending.live.read(streamId);
+    const ended = await endStream(this.ending, streamId, {
       status: 'failed',
       content: live?.content ?? '',
       attempt: stream.attempt,
@@ -36,19 +34,19 @@ export class LostStreamReaper {
   /** Checks active streams older than `olderThanMs` against their jobs. Returns how many it touched. */
   async reapActive(olderThanMs: number, limit = 200): Promise<number> {
     const candidates = await this.prisma.stream.findMany({
-      where: { status: { in: ['queued', 'streaming'] }, createdAt: { lt: new Date(Date.now() - olderThanMs) } },
+      where: { status: { notIn: [...TERMINAL_STREAM_STATUSES] }, createdAt: { lt: new Date(Date.now() - olderThanMs) } },
       orderBy: { createdAt: 'asc' },
       take: limit,
     });
     let touched = 0;
     for (const stream of candidates) {
-      const state = await this.queue.getJobState(stream.id);
+      const state = await this.queue.jobState(stream.id);
       if (state === 'completed' || state === 'failed') {
         await this.failLostStream(stream.id, `job is ${state} but the stream was not ended`);
         touched++;
       } else if (state === 'unknown') {
-        const job: GenerationJob = { streamId: stream.id, threadId: stream.threadId, messageId: stream.messageId, userId: stream.userId, model: stream.model };
-        await this.queue.add('generate', job, { jobId: stream.id });
+        // The same job options as the API's enqueue: attempts, backoff, removal once over.
+        await this.queue.enqueue({ streamId: stream.id, threadId: stream.threadId, messageId: stream.messageId, userId: stream.userId, model: stream.model });
         this.logger.warn({ streamId: stream.id, threadId: stream.threadId }, 'stream had no job; enqueued it again');
         touched++;
       }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EVENTS, isTerminalStreamStatus, rooms, type Notification } from '@bgs/shared';
-import { toNotification, type Logger, type PresenceStore, type PrismaClient } from '@bgs/server';
+import { encodeRoomEvent, toNotification, type Logger, type PacketPublisher, type PresenceStore, type PrismaClient } from '@bgs/server';
 import { decideNotification, notificationText } from './notification-decision';
 
 /** Where created notifications are pushed (`notification.created` to the user's room). */
@@ -60,7 +60,13 @@ export class NotificationDecider {
   }
 }
 
-/** A pusher over anything with socket.io's `to(room).emit` (the Redis emitter in the worker). */
-export function roomPusher(emitter: { to(room: string): { emit(event: string, payload: unknown): unknown } }): NotificationPusher {
-  return { push: (userId, notification) => void emitter.to(rooms.user(userId)).emit(EVENTS.notificationCreated, notification) };
+/** Pushes `notification.created` to the user's room, published on Redis as the socket.io emitter would. */
+export function roomPusher(publisher: PacketPublisher, socketIoKey: string, logger: Logger): NotificationPusher {
+  return {
+    push(userId, notification) {
+      const { channel, message } = encodeRoomEvent(socketIoKey, rooms.user(userId), EVENTS.notificationCreated, notification);
+      // The notification is stored: a lost push still shows in the list and the unread count.
+      publisher.publish(channel, message).catch((err: Error) => logger.warn({ userId, notificationId: notification.id, err: err.message }, 'notification push failed'));
+    },
+  };
 }

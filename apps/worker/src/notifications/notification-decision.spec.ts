@@ -1,6 +1,6 @@
 import { decideNotification, notificationText } from './notification-decision';
 
-describe('decideNotification (the contract table)', () => {
+describe('decideNotification (the table in docs/protocol.md#notifications)', () => {
   it.each([
     ['completed', false, false, { notify: true, type: 'ai.message.received' }],
     ['completed', true, false, { notify: false, reason: 'skipped_open' }],

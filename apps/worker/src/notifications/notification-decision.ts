@@ -4,7 +4,7 @@ export type SkipReason = 'skipped_open' | 'skipped_muted' | 'skipped_cancelled';
 export type NotificationDecision = { notify: true; type: NotificationType } | { notify: false; reason: SkipReason };
 
 /**
- * The contract's table: a completion notifies when the thread is closed and not muted;
+ * The table of docs/protocol.md#notifications: a completion notifies when the thread is closed and not muted;
  * a final failure notifies when the thread is closed, muted or not; a cancellation never.
  */
 export function decideNotification(outcome: TerminalStreamStatus, threadOpen: boolean, muted: boolean): NotificationDecision {

@@ -1,3 +1,4 @@
+import { TERMINAL_STREAM_STATUSES } from '@bgs/shared';
 import type { Logger, PrismaClient } from '@bgs/server';
 import type { NotificationDecider } from './notification-decider';
 import type { LostStreamReaper } from './lost-stream-reaper';
@@ -42,7 +43,7 @@ export class StreamSweep {
 
   private async pass(): Promise<void> {
     const undecided = await this.prisma.stream.findMany({
-      where: { status: { in: ['completed', 'failed', 'cancelled'] }, notificationDecision: null, endedAt: { lt: new Date(Date.now() - this.options.decideAfterMs) } },
+      where: { status: { in: [...TERMINAL_STREAM_STATUSES] }, notificationDecision: null, endedAt: { lt: new Date(Date.now() - this.options.decideAfterMs) } },
       select: { id: true },
       orderBy: { endedAt: 'asc' },
       take: 500,

@@ -41,7 +41,7 @@ export class WorkerMetrics {
     });
   }
 
-  /** `AttemptDeps.onFrame`. */
+  /** `AttemptPorts.onFrame`. */
   readonly onFrame = (tokens: number, chars: number, flushMs: number): void => {
     this.frames.inc();
     this.tokens.inc(tokens);

@@ -1,36 +1,23 @@
 import { PrismaPg } from '@prisma/adapter-pg';
-import { Pool, type PoolClient } from 'pg';
+import { Pool } from 'pg';
 import { PrismaClient } from './generated/client';
 
 export { PrismaClient, Prisma } from './generated/client';
 export type { Thread as ThreadRow, Message as MessageRow, Stream as StreamRow, Notification as NotificationRow } from './generated/client';
 
-/** Counts SQL statements sent to Postgres: the tests' "queries per stream" figure. */
-export interface QueryCounter {
-  count: number;
-}
-
 export interface Database {
   prisma: PrismaClient;
   pool: Pool;
-  queries: QueryCounter;
   close(): Promise<void>;
 }
 
-/**
- * A Prisma client over a pg pool whose connections count every statement they send,
- * so "no query per token" is a number a test can read, not a promise.
- */
+/** A Prisma client over a pg pool of at most `max` connections. */
 export function createDatabase(connectionString: string, options: { max?: number } = {}): Database {
-  const pool = new Pool({ connectionString, max: options.max ?? 10, idleTimeoutMillis: 30_000 });
-  const queries: QueryCounter = { count: 0 };
-  pool.on('connect', (client: PoolClient) => {
-    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-    (client as { query: unknown }).query = (...args: unknown[]) => {
-      queries.count++;
-      return query(...args);
-    };
-  });
+  return databaseOnPool(new Pool({ connectionString, max: options.max ?? 10, idleTimeoutMillis: 30_000 }));
+}
+
+/** A Prisma client over a pool the caller made (tests count the statements its connections send). */
+export function databaseOnPool(pool: Pool): Database {
   // An idle client's error (Postgres restarted) must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
@@ -38,7 +25,6 @@ export function createDatabase(connectionString: string, options: { max?: number
   return {
     prisma,
     pool,
-    queries,
     close: () => (closing ??= prisma.$disconnect().then(() => pool.end()).catch(() => undefined)),
   };
 }

@@ -1,7 +1,7 @@
 import type { Message, Notification, NotificationType, StreamState, Thread } from '@bgs/shared';
 import type { MessageRow, NotificationRow, StreamRow, ThreadRow } from '../db/database';
 
-/** Rows → the contract's JSON shapes; the only place that knows both. */
+/** Rows → the JSON shapes of docs/protocol.md#shapes; the only place that knows both. */
 export function toThread(row: ThreadRow): Thread {
   return {
     id: row.id,

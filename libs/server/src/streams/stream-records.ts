@@ -1,4 +1,4 @@
-import type { StreamStatus, TerminalStreamStatus } from '@bgs/shared';
+import { MESSAGE_STATUS_OF, TERMINAL_STREAM_STATUSES, type TerminalStreamStatus } from '@bgs/shared';
 import { Prisma, type MessageRow, type PrismaClient, type StreamRow } from '../db/database';
 import type { ChatTurn } from '../providers/provider';
 import { messageVersion } from './dto';
@@ -6,10 +6,9 @@ import { messageVersion } from './dto';
 /** How many earlier messages a generation sees. */
 const HISTORY_LIMIT = 50;
 
-export type FinalStatus = TerminalStreamStatus;
-
+/** How a stream ends: what `StreamRecords.finish` writes. */
 export interface StreamEnding {
-  status: FinalStatus;
+  status: TerminalStreamStatus;
   /** The content of the final attempt (partial for failed and cancelled). */
   content: string;
   attempt: number;
@@ -22,7 +21,8 @@ export type AttemptStart =
   | { kind: 'ended'; stream: StreamRow }
   | { kind: 'gone' };
 
-const ACTIVE: StreamStatus[] = ['queued', 'streaming'];
+/** `status NOT IN (…terminal)` for raw SQL: the terminal set comes from its one constant. */
+const NOT_ENDED = Prisma.sql`status NOT IN (${Prisma.join(TERMINAL_STREAM_STATUSES.map((s) => Prisma.sql`${s}::"StreamStatus"`))})`;
 
 /** The row `finish` reads back: the ended stream, and its message's columns prefixed. */
 type FinishedRow = StreamRow & {
@@ -33,19 +33,18 @@ type FinishedRow = StreamRow & {
   messageIdempotencyKey: string | null;
   messageCreatedAt: Date;
 };
-const MESSAGE_STATUS = { completed: 'complete', failed: 'failed', cancelled: 'cancelled' } as const;
 
 /**
  * The Postgres side of a stream's life: two queries when an attempt starts, a
  * checkpoint at most every CHECKPOINT_MS, one transaction when it ends. Nothing per frame.
  */
-export class StreamStore {
+export class StreamRecords {
   constructor(private readonly prisma: PrismaClient) {}
 
   /** Marks the attempt started and loads the conversation the provider answers. */
   async startAttempt(streamId: string, attempt: number): Promise<AttemptStart> {
     const [stream] = await this.prisma.stream.updateManyAndReturn({
-      where: { id: streamId, status: { in: ACTIVE } },
+      where: { id: streamId, status: { notIn: [...TERMINAL_STREAM_STATUSES] } },
       data: { status: 'streaming', attempt, startedAt: new Date() },
     });
     if (!stream) {
@@ -81,12 +80,12 @@ export class StreamStore {
    */
   async finish(streamId: string, ending: StreamEnding): Promise<{ stream: StreamRow; message: MessageRow } | null> {
     const status = Prisma.sql`${ending.status}::"StreamStatus"`;
-    const messageStatus = Prisma.sql`${MESSAGE_STATUS[ending.status]}::"MessageStatus"`;
+    const messageStatus = Prisma.sql`${MESSAGE_STATUS_OF[ending.status]}::"MessageStatus"`;
     const rows = await this.prisma.$queryRaw<FinishedRow[]>`
       WITH s AS (
         UPDATE streams SET status = ${status}, seq = ${ending.seq}, ended_at = now(),
           error_code = ${ending.error?.code ?? null}, error_message = ${ending.error?.message ?? null}
-        WHERE id = ${streamId}::uuid AND status IN ('queued', 'streaming') AND attempt = ${ending.attempt}
+        WHERE id = ${streamId}::uuid AND ${NOT_ENDED} AND attempt = ${ending.attempt}
         RETURNING *
       ), m AS (
         UPDATE messages SET status = ${messageStatus}, content = ${ending.content},

@@ -1,4 +1,5 @@
 import { encode } from 'notepack.io';
+import type { ServerEventPayload, ServerToClientEvents } from '@bgs/shared';
 
 /** socket.io-parser's EVENT packet type. */
 const EVENT = 2;
@@ -15,7 +16,7 @@ export interface RoomPacket {
  * so a Lua script can PUBLISH it in the same round trip as the write it belongs to.
  * A unit test compares the bytes with the emitter's own.
  */
-export function encodeRoomEvent(socketIoKey: string, room: string, event: string, payload: unknown): RoomPacket {
+export function encodeRoomEvent<E extends keyof ServerToClientEvents>(socketIoKey: string, room: string, event: E, payload: ServerEventPayload<E>): RoomPacket {
   const packet = { type: EVENT, data: [event, payload], nsp: '/' };
   const opts = { rooms: [room], flags: {}, except: [] };
   return { channel: `${socketIoKey}#/#${room}#`, message: encode([EMITTER_UID, packet, opts]) };

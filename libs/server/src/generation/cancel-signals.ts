@@ -1,28 +1,15 @@
-import type { Logger, Redis } from '@bgs/server';
-
+/** Why a running generation stopped early. */
 export type AbortReason = 'cancel' | 'superseded' | 'shutdown';
 
 /**
- * One AbortController per running stream in this process, aborted when any API
- * instance publishes a cancel (one Redis subscription per worker process, not per
- * stream) or when the worker shuts down.
+ * One AbortController per stream this process is generating, aborted when a cancel
+ * reaches the process (a Redis broadcast in the worker, the in-memory live buffer in
+ * direct mode) or when the process shuts down.
  */
 export class CancelSignals {
   private readonly controllers = new Map<string, AbortController>();
-  private readonly onMessage = (channel: string, streamId: string) => {
-    if (channel === this.channel) this.abort(streamId, 'cancel');
-  };
 
-  constructor(
-    private readonly subscriber: Redis,
-    private readonly channel: string,
-    private readonly logger: Logger,
-  ) {}
-
-  async start(): Promise<void> {
-    this.subscriber.on('message', this.onMessage);
-    await this.subscriber.subscribe(this.channel);
-  }
+  constructor(private readonly onAbort: (streamId: string, reason: AbortReason) => void = () => undefined) {}
 
   /** The signal a stream's generation runs under; call `release` when it ends. */
   register(streamId: string): AbortController {
@@ -35,10 +22,15 @@ export class CancelSignals {
     if (this.controllers.get(streamId) === controller) this.controllers.delete(streamId);
   }
 
+  /** True while this process generates the stream. */
+  has(streamId: string): boolean {
+    return this.controllers.has(streamId);
+  }
+
   abort(streamId: string, reason: AbortReason): void {
     const controller = this.controllers.get(streamId);
     if (controller && !controller.signal.aborted) {
-      this.logger.info({ streamId, reason }, 'aborting generation');
+      this.onAbort(streamId, reason);
       controller.abort(reason);
     }
   }
@@ -47,12 +39,8 @@ export class CancelSignals {
     for (const streamId of [...this.controllers.keys()]) this.abort(streamId, reason);
   }
 
+  /** Generations running in this process. */
   get size(): number {
     return this.controllers.size;
-  }
-
-  async close(): Promise<void> {
-    this.subscriber.off('message', this.onMessage);
-    await this.subscriber.unsubscribe(this.channel).catch(() => undefined);
   }
 }

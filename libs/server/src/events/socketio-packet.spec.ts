@@ -1,0 +1,163 @@
+import { Emitter } from '@socket.io/redis-emitter';
+import { decode } from 'notepack.io';
+import { EVENTS, rooms, type StreamDeltaEvent } from '@bgs/shared';
+import { redisKeys } from '../redis/keys';
+import { encodeRoomEvent, type RoomPacket } from './socketio-packet';
+
+/**
+ * `encodeRoomEvent`'s types only let callers pass an event's own payload; the encoding itself
+ * must match the emitter's for any payload, so most cases call it through an untyped view.
+ */
+const encodeAny = encodeRoomEvent as unknown as (socketIoKey: string, room: string, event: string, payload: unknown) => RoomPacket;
+
+/** What the emitter hands to `redisClient.publish(channel, message)`: it calls nothing else on a plain emit. */
+interface Published {
+  channel: string;
+  message: unknown;
+}
+
+/** A stand-in for a redis client that records every PUBLISH instead of sending it. */
+function recordingClient() {
+  const published: Published[] = [];
+  return {
+    published,
+    publish(channel: string, message: unknown) {
+      published.push({ channel, message });
+      return Promise.resolve(0);
+    },
+  };
+}
+
+/** Emits through a real `@socket.io/redis-emitter` Emitter and returns the one PUBLISH it made. */
+function emitterPublish(key: string | undefined, room: string, event: string, payload: unknown): Published {
+  const client = recordingClient();
+  const emitter = new Emitter(client, key === undefined ? undefined : { key });
+  emitter.to(room).emit(event, payload);
+  expect(client.published).toHaveLength(1);
+  return client.published[0]!;
+}
+
+const key = redisKeys('bgs').socketIoKey;
+const threadRoom = rooms.thread('c0ffee00-0000-4000-8000-000000000001');
+const userRoom = rooms.user('u-42');
+
+const cases: Array<[string, string, string, unknown]> = [
+  ['a string payload', threadRoom, EVENTS.streamDelta, 'hello, world'],
+  ['an empty string payload', threadRoom, EVENTS.streamDelta, ''],
+  [
+    'an object with unicode text',
+    threadRoom,
+    EVENTS.streamDelta,
+    { streamId: 's-1', seq: 7, text: 'héllo wörld — 你好，世界 🙂👍🏽 \u202ertl\u202c \u0000 end' },
+  ],
+  [
+    'nested objects and arrays',
+    threadRoom,
+    EVENTS.streamCompleted,
+    {
+      streamId: 's-1',
+      threadId: 't-1',
+      attempt: 2,
+      message: {
+        id: 'm-1',
+        role: 'assistant',
+        content: 'done',
+        meta: { tokens: { prompt: 12, completion: 345 }, tags: ['a', 'b', { deep: [1, [2, [3]]] }] },
+        createdAt: '2024-01-02T03:04:05.678Z',
+      },
+      error: null,
+      retried: false,
+      final: true,
+    },
+  ],
+  [
+    'numbers of every msgpack width',
+    userRoom,
+    EVENTS.notificationCreated,
+    {
+      zero: 0,
+      fixint: 127,
+      uint8: 200,
+      uint16: 65_535,
+      uint32: 4_294_967_295,
+      uint64: 2 ** 40,
+      negFixint: -32,
+      int8: -128,
+      int16: -32_768,
+      int32: -2_147_483_648,
+      int64: -(2 ** 40),
+      float: 1.5,
+      negFloat: -0.1,
+      maxSafe: Number.MAX_SAFE_INTEGER,
+      list: [0, 1, -1, 3.14159, 1e15],
+    },
+  ],
+  ['a bare number payload', userRoom, EVENTS.streamReset, 42],
+  ['a long string (str16)', threadRoom, EVENTS.streamDelta, 'ü'.repeat(300)],
+  ['a very long string (str32)', threadRoom, EVENTS.streamDelta, { text: 'x'.repeat(70_000) }],
+  [
+    'a long array (array16) and a big map (map16)',
+    threadRoom,
+    EVENTS.streamDelta,
+    {
+      items: Array.from({ length: 20 }, (_, i) => i * 1000),
+      map: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, `v${i}`])),
+    },
+  ],
+  ['a room name with unicode', 'thread:ünïcødé-房间', EVENTS.streamStarted, { streamId: 's', attempt: 1 }],
+];
+
+describe('encodeRoomEvent', () => {
+  it.each(cases)('publishes %s exactly as @socket.io/redis-emitter does', (_name, room, event, payload) => {
+    const theirs = emitterPublish(key, room, event, payload);
+    const ours = encodeAny(key, room, event, payload);
+
+    expect(ours.channel).toBe(theirs.channel);
+    expect(Buffer.isBuffer(theirs.message)).toBe(true);
+    expect(Buffer.isBuffer(ours.message)).toBe(true);
+    const theirBytes = theirs.message as Buffer;
+    // Byte-identical, not merely equal once decoded.
+    expect(ours.message.equals(theirBytes)).toBe(true);
+    expect(ours.message.toString('hex')).toBe(theirBytes.toString('hex'));
+  });
+
+  it('matches the emitter for a typed stream.delta, as the worker sends it', () => {
+    const delta: StreamDeltaEvent = { streamId: 's-1', threadId: 't-1', attempt: 1, seq: 3, text: 'Grüße 👋', at: 1_700_000_000_123 };
+    const theirs = emitterPublish(key, threadRoom, EVENTS.streamDelta, delta);
+    const ours = encodeRoomEvent(key, threadRoom, EVENTS.streamDelta, delta);
+    expect(ours.channel).toBe(theirs.channel);
+    expect(ours.message.equals(theirs.message as Buffer)).toBe(true);
+  });
+
+  it("matches the emitter's default key too", () => {
+    const theirs = emitterPublish(undefined, threadRoom, EVENTS.streamDelta, { text: 'ok' });
+    const ours = encodeAny('socket.io', threadRoom, EVENTS.streamDelta, { text: 'ok' });
+    expect(ours.channel).toBe('socket.io#/#' + threadRoom + '#');
+    expect(ours.channel).toBe(theirs.channel);
+    expect(ours.message.equals(theirs.message as Buffer)).toBe(true);
+  });
+
+  it('uses the room channel the redis adapter subscribes to', () => {
+    expect(encodeAny(key, threadRoom, EVENTS.streamDelta, 'x').channel).toBe(`bgs:socket.io#/#${threadRoom}#`);
+  });
+
+  it.each(cases)('encodes %s so it reads back as [uid, packet, opts]', (_name, room, event, payload) => {
+    const { message } = encodeAny(key, room, event, payload);
+    const decoded = decode(message) as unknown[];
+
+    expect(Array.isArray(decoded)).toBe(true);
+    expect(decoded).toHaveLength(3);
+    const [uid, packet, opts] = decoded;
+    expect(uid).toBe('emitter');
+    expect(packet).toEqual({ type: 2, data: [event, payload], nsp: '/' });
+    expect(opts).toEqual({ rooms: [room], flags: {}, except: [] });
+    // The payload itself survives the round trip unchanged.
+    expect((packet as { data: unknown[] }).data[1]).toStrictEqual(payload);
+  });
+
+  it('differs in bytes when the payload differs (the comparison is not vacuous)', () => {
+    const a = encodeAny(key, threadRoom, EVENTS.streamDelta, { seq: 1 });
+    const b = encodeAny(key, threadRoom, EVENTS.streamDelta, { seq: 2 });
+    expect(a.message.equals(b.message)).toBe(false);
+  });
+});

@@ -1,0 +1,79 @@
+import type { Redis } from 'ioredis';
+import type { StreamPosition, StreamStatus, TerminalStreamStatus } from '@bgs/shared';
+import type { Announcement } from '../events/stream-events';
+import { withLuaCommands } from '../redis/lua-commands';
+import type { RedisKeys } from '../redis/keys';
+import type { FrameOutcome, LiveBuffer } from './live-buffer';
+import APPEND_FRAME from './lua/append-frame.lua';
+import BEGIN_ATTEMPT from './lua/begin-attempt.lua';
+import FINISH from './lua/finish.lua';
+import READ from './lua/read.lua';
+import REQUEST_CANCEL from './lua/request-cancel.lua';
+
+type LiveCommands = {
+  bgsBeginAttempt(live: string, content: string, ttl: number): Promise<[number, number]>;
+  bgsAppendFrame(live: string, content: string, attempt: string, seq: string, text: string, channel: string, message: Buffer | ''): Promise<number>;
+  bgsFinish(live: string, content: string, status: string, seq: string, ttl: number, channel: string, message: Buffer | ''): Promise<number>;
+  bgsRequestCancel(live: string, ttl: number, channel: string, streamId: string): Promise<number>;
+  bgsRead(live: string, content: string): Promise<[string, string, string, string] | null>;
+};
+
+const COMMANDS = [
+  { name: 'bgsBeginAttempt', numberOfKeys: 2, source: BEGIN_ATTEMPT },
+  { name: 'bgsAppendFrame', numberOfKeys: 2, source: APPEND_FRAME },
+  { name: 'bgsFinish', numberOfKeys: 2, source: FINISH },
+  { name: 'bgsRequestCancel', numberOfKeys: 1, source: REQUEST_CANCEL },
+  { name: 'bgsRead', numberOfKeys: 2, source: READ },
+];
+
+/**
+ * The live buffer in Redis: per stream a hash (attempt, seq, status, cancel flag) and
+ * the current attempt's content. Every write is one Lua script, so content, attempt and
+ * seq never disagree, and a write carries its announcement's PUBLISH in the same round
+ * trip. A cancel is broadcast on `keys.cancelChannel` to every worker.
+ */
+export class RedisLiveBuffer implements LiveBuffer {
+  private readonly redis: Redis & LiveCommands;
+
+  constructor(
+    redis: Redis,
+    private readonly keys: RedisKeys,
+    /** Keys live this long after the stream ends (it is persisted by then). */
+    private readonly endedTtlSeconds: number,
+    /** While a stream runs its keys live at least this long; refreshed by every attempt. */
+    private readonly runningTtlSeconds = 24 * 3600,
+  ) {
+    this.redis = withLuaCommands<LiveCommands>(redis, COMMANDS);
+  }
+
+  async beginAttempt(streamId: string): Promise<{ attempt: number; cancelled: boolean } | null> {
+    const [attempt, cancelled] = await this.redis.bgsBeginAttempt(this.keys.streamLive(streamId), this.keys.streamContent(streamId), this.runningTtlSeconds);
+    return attempt < 0 ? null : { attempt, cancelled: cancelled === 1 };
+  }
+
+  async appendFrame(streamId: string, attempt: number, seq: number, text: string, delta: Announcement): Promise<FrameOutcome> {
+    const { channel, message } = delta.packet ?? { channel: '', message: '' as const };
+    const r = await this.redis.bgsAppendFrame(this.keys.streamLive(streamId), this.keys.streamContent(streamId), String(attempt), String(seq), text, channel, message);
+    if (r >= 0 && !delta.packet) await delta.send();
+    return r < 0 ? 'superseded' : r === 1 ? 'cancel-requested' : 'appended';
+  }
+
+  async finish(streamId: string, status: TerminalStreamStatus, seq: number | null, ended: Announcement): Promise<boolean> {
+    const { channel, message } = ended.packet ?? { channel: '', message: '' as const };
+    const r = await this.redis.bgsFinish(
+      this.keys.streamLive(streamId), this.keys.streamContent(streamId), status, seq === null ? '' : String(seq), this.endedTtlSeconds, channel, message,
+    );
+    if (r === 1 && !ended.packet) await ended.send();
+    return r === 1;
+  }
+
+  async requestCancel(streamId: string): Promise<void> {
+    await this.redis.bgsRequestCancel(this.keys.streamLive(streamId), this.runningTtlSeconds, this.keys.cancelChannel, streamId);
+  }
+
+  async read(streamId: string): Promise<StreamPosition | null> {
+    const r = await this.redis.bgsRead(this.keys.streamLive(streamId), this.keys.streamContent(streamId));
+    if (!r) return null;
+    return { attempt: Number(r[0]), seq: Number(r[1] ?? 0), status: (r[2] || 'queued') as StreamStatus, content: r[3] };
+  }
+}

@@ -1,0 +1,31 @@
+import type { Redis } from 'ioredis';
+import { TERMINAL_STREAM_STATUSES } from '@bgs/shared';
+
+/**
+ * What every script may use: the terminal stream statuses, from the one constant the
+ * TypeScript side checks with, and `keep_at_least`, which only ever lengthens a key's
+ * TTL (an instance with a shorter TTL, during a rolling config change, must not cut
+ * another instance's entries short).
+ */
+const PRELUDE = [
+  `local TERMINAL = {${TERMINAL_STREAM_STATUSES.map((s) => `['${s}'] = true`).join(', ')}}`,
+  `local function keep_at_least(key, ttl) if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end end`,
+].join('\n');
+
+/** A script from a `.lua` file, registered under `name`; `numberOfKeys` unset: the caller passes it first. */
+export interface LuaCommand {
+  name: string;
+  source: string;
+  numberOfKeys?: number;
+}
+
+/**
+ * Registers scripts on a connection, once however many stores share it. ioredis then
+ * sends EVALSHA, and EVAL only when Redis does not know the script (after a restart).
+ */
+export function withLuaCommands<Commands>(redis: Redis, commands: readonly LuaCommand[]): Redis & Commands {
+  for (const { name, source, numberOfKeys } of commands) {
+    if (!(name in redis)) redis.defineCommand(name, { lua: `${PRELUDE}\n${source}`, ...(numberOfKeys === undefined ? {} : { numberOfKeys }) });
+  }
+  return redis as Redis & Commands;
+}
