@@ -1,6 +1,5 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type express from 'express';
 import { ConfigError, loadConfig, type Capabilities, type Config } from '@bgs/shared';
 import {
   CancelSignals,
@@ -54,7 +53,10 @@ interface Common {
 /** The mode's own part of the app, and what to close on shutdown. */
 interface Mode {
   app: Pick<AppDeps, 'readiness' | 'reader' | 'canceller' | 'sender' | 'delivery' | 'queueBoard'>;
-  io: RealtimeServer | null;
+  /** Attaches what the mode serves beside express (socket.io), once express has the server's requests. */
+  attach(): void;
+  /** Disconnects the mode's sockets; resolves once they are closed (it also waits for the HTTP server). */
+  closeSockets(): Promise<void>;
   closers: Array<() => Promise<unknown>>;
 }
 
@@ -75,10 +77,8 @@ function backgroundMode(c: Common, redis: NonNullable<Config['redis']>, users: U
   const reader = new StreamReader(db.prisma, live);
   const presence = new PresenceTracker(new PresenceStore(commands, keys, config.presenceTtlMs), logger);
   const delivery = queuedDelivery(queue, c.messages, logger);
-  const io = createRealtimeServer(c.server, { secret: config.auth.secret, users, pubClient, subClient, socketIoKey: keys.socketIoKey, logger, threads, reader, presence });
-  c.metrics.watchRealtime(io, presence);
+  let io: RealtimeServer | undefined;
   c.metrics.watchQueue(queue.queue, logger);
-  presence.start();
   return {
     app: {
       readiness: { postgres: () => db.prisma.$queryRaw`SELECT 1`, redis: () => commands.ping() },
@@ -88,7 +88,12 @@ function backgroundMode(c: Common, redis: NonNullable<Config['redis']>, users: U
       delivery,
       queueBoard: config.auth.adminToken ? queueBoardRoutes(config.auth.adminToken, [queue.queue]) : null,
     },
-    io,
+    attach() {
+      io = createRealtimeServer(c.server, { secret: config.auth.secret, users, pubClient, subClient, socketIoKey: keys.socketIoKey, logger, threads, reader, presence });
+      c.metrics.watchRealtime(io, presence);
+      presence.start();
+    },
+    closeSockets: async () => io?.close(),
     closers: [() => presence.stop(), () => queue.close(), () => closeRedis(subClient), () => closeRedis(pubClient), () => closeRedis(commands)],
   };
 }
@@ -111,7 +116,8 @@ function directMode(c: Common): Mode {
       delivery,
       queueBoard: null,
     },
-    io: null,
+    attach: () => undefined,
+    closeSockets: async () => undefined,
     closers: [],
   };
 }
@@ -138,17 +144,15 @@ async function main(): Promise<void> {
   const server = http.createServer();
   answerClientErrorsWithJson(server);
   const common: Common = { config, logger, db, records: new StreamRecords(prisma), messages: new MessageStore(prisma), provider, metrics, server };
+  const mode = config.redis ? backgroundMode(common, config.redis, users, threads) : directMode(common);
   // Express takes the server's requests before socket.io attaches: engine.io then passes
   // it everything but /socket.io/ (attached after, express would also answer long-polling).
-  const app: { handle?: express.Express } = {};
-  server.on('request', (req, res) => app.handle?.(req, res));
-  const mode = config.redis ? backgroundMode(common, config.redis, users, threads) : directMode(common);
-  app.handle = createApp({
+  server.on('request', createApp({
     ...mode.app, prisma, users, threads, capabilities, logger, messages: common.messages,
     defaultModel: config.provider.model, maxMessageChars: config.http.maxMessageChars, maxBodyBytes: config.http.maxBodyBytes,
     auth: config.auth, metrics,
-  });
-  const { io, closers } = mode;
+  }));
+  mode.attach();
 
   await new Promise<void>((resolve) => server.listen(config.http.port, config.http.host, resolve));
   const { port } = server.address() as AddressInfo;
@@ -162,12 +166,12 @@ async function main(): Promise<void> {
     const dropIdle = setInterval(() => server.closeIdleConnections(), 100);
     server.closeIdleConnections();
     // Not awaited yet: io.close() also waits for the HTTP server to drain, past any grace period.
-    const ioClosed = io ? io.close() : Promise.resolve();
+    const socketsClosed = mode.closeSockets();
     await Promise.race([closed, new Promise((r) => setTimeout(r, config.shutdownGraceMs).unref())]);
     clearInterval(dropIdle);
     server.closeAllConnections();
-    await ioClosed;
-    for (const close of closers) await close();
+    await socketsClosed;
+    for (const close of mode.closers) await close();
     await db.close();
   }, config.shutdownGraceMs + 10_000);
 }

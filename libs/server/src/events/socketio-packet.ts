@@ -14,7 +14,7 @@ export interface RoomPacket {
 /**
  * Encodes "emit `event` to `room`" exactly as `@socket.io/redis-emitter` publishes it,
  * so a Lua script can PUBLISH it in the same round trip as the write it belongs to.
- * A unit test compares the bytes with the emitter's own.
+ * `socketio-packet.spec.ts` compares the bytes with the emitter's own.
  */
 export function encodeRoomEvent<E extends keyof ServerToClientEvents>(socketIoKey: string, room: string, event: E, payload: ServerEventPayload<E>): RoomPacket {
   const packet = { type: EVENT, data: [event, payload], nsp: '/' };

@@ -43,6 +43,18 @@ export class SocketIoStreamEvents implements StreamEvents {
   }
 
   private announce(packet: RoomPacket): Announcement {
-    return { packet, send: async () => void (await this.publisher.publish(packet.channel, packet.message)) };
+    return new PacketAnnouncement(this.publisher, packet);
+  }
+}
+
+/** One object per event, no closure: a frame's announcement is on the hot path. */
+class PacketAnnouncement implements Announcement {
+  constructor(
+    private readonly publisher: PacketPublisher,
+    readonly packet: RoomPacket,
+  ) {}
+
+  async send(): Promise<void> {
+    await this.publisher.publish(this.packet.channel, this.packet.message);
   }
 }

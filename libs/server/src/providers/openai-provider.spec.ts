@@ -1,71 +1,8 @@
-import { createServer, IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { closeServers, delta, finish, sseHead, startServer } from '../../../../test/support/fake-openai-server';
 import { createOpenAiProvider } from './openai-provider';
 import { ProviderError, ProviderRequest } from './provider';
 
-interface Received {
-  method?: string;
-  url?: string;
-  headers: IncomingHttpHeaders;
-  body: unknown;
-}
-
-interface FakeServer {
-  baseUrl: string;
-  requests: Received[];
-  /** Resolves when the server sees the response closed before it ended it (client went away). */
-  clientGone: Promise<void>;
-}
-
-type Handler = (res: ServerResponse, req: IncomingMessage) => void;
-
-const servers: Server[] = [];
-
-/** A local OpenAI-compatible stand-in on 127.0.0.1, random port; never the internet. */
-async function startServer(handler: Handler): Promise<FakeServer> {
-  const requests: Received[] = [];
-  let markGone: () => void = () => undefined;
-  const clientGone = new Promise<void>((resolve) => (markGone = resolve));
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const body: unknown = text ? JSON.parse(text) : undefined;
-      requests.push({ method: req.method, url: req.url, headers: req.headers, body });
-      res.on('close', () => {
-        if (!res.writableFinished) markGone();
-      });
-      handler(res, req);
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { baseUrl: `http://127.0.0.1:${port}/v1`, requests, clientGone };
-}
-
-afterEach(async () => {
-  await Promise.all(
-    servers.splice(0).map(
-      (server) =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
-    ),
-  );
-});
-
-function sseHead(res: ServerResponse): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-}
-
-function delta(content: string, finishReason: string | null = null): string {
-  return `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content }, finish_reason: finishReason }] })}\n\n`;
-}
-
-const finish = `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`;
+afterEach(closeServers);
 
 function request(signal: AbortSignal = new AbortController().signal): ProviderRequest {
   return {
@@ -200,8 +137,7 @@ describe('createOpenAiProvider', () => {
 
   it('reports an unreachable server as retryable', async () => {
     const server = await startServer(() => undefined);
-    const closed = servers.pop() as Server;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    await closeServers();
     const { error } = await run(provider(server.baseUrl).stream(request()));
     expect(error).toMatchObject({ code: 'provider_unreachable', retryable: true });
   });

@@ -2,15 +2,19 @@ import type { Redis } from 'ioredis';
 import { TERMINAL_STREAM_STATUSES } from '@bgs/shared';
 
 /**
- * What every script may use: the terminal stream statuses, from the one constant the
- * TypeScript side checks with, and `keep_at_least`, which only ever lengthens a key's
- * TTL (an instance with a shorter TTL, during a rolling config change, must not cut
- * another instance's entries short).
+ * What scripts may use, prepended to those that name it (the frame script names neither,
+ * so the hot path pays nothing): `TERMINAL`, the terminal stream statuses from the one
+ * constant the TypeScript side checks with, and `keep_at_least`, which only ever lengthens
+ * a key's TTL (an instance with a shorter TTL, during a rolling config change, must not
+ * cut another instance's entries short).
  */
-const PRELUDE = [
-  `local TERMINAL = {${TERMINAL_STREAM_STATUSES.map((s) => `['${s}'] = true`).join(', ')}}`,
-  `local function keep_at_least(key, ttl) if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end end`,
-].join('\n');
+const PRELUDE: Record<string, string> = {
+  TERMINAL: `local TERMINAL = {${TERMINAL_STREAM_STATUSES.map((s) => `['${s}'] = true`).join(', ')}}`,
+  keep_at_least: `local function keep_at_least(key, ttl) if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end end`,
+};
+
+const withPrelude = (source: string) =>
+  [...Object.entries(PRELUDE).filter(([name]) => source.includes(name)).map(([, lua]) => lua), source].join('\n');
 
 /** A script from a `.lua` file, registered under `name`; `numberOfKeys` unset: the caller passes it first. */
 export interface LuaCommand {
@@ -25,7 +29,7 @@ export interface LuaCommand {
  */
 export function withLuaCommands<Commands>(redis: Redis, commands: readonly LuaCommand[]): Redis & Commands {
   for (const { name, source, numberOfKeys } of commands) {
-    if (!(name in redis)) redis.defineCommand(name, { lua: `${PRELUDE}\n${source}`, ...(numberOfKeys === undefined ? {} : { numberOfKeys }) });
+    if (!(name in redis)) redis.defineCommand(name, { lua: withPrelude(source), ...(numberOfKeys === undefined ? {} : { numberOfKeys }) });
   }
   return redis as Redis & Commands;
 }
