@@ -252,19 +252,23 @@ describe('bad input', () => {
     ['unknown fields', 'notifications ?type=', () => get('/api/notifications?type=system.warning'), 400, 'invalid_request'],
 
     // ---- bad ids ----
-    ['bad ids', 'GET thread: not a uuid', () => get('/api/threads/not-a-uuid'), 400, 'invalid_request'],
-    ['bad ids', 'GET thread: a number', () => get('/api/threads/12345'), 400, 'invalid_request'],
-    ['bad ids', 'GET thread: a uuid with a suffix', (c) => get(`/api/threads/${c.thread}x`), 400, 'invalid_request'],
-    ['bad ids', 'GET thread: a uuid with a non-hex digit', () => get('/api/threads/g0000000-0000-4000-8000-000000000000'), 400, 'invalid_request'],
+    ['bad ids', 'GET thread: a dot in the id', () => get('/api/threads/not.an.id'), 400, 'invalid_request'],
+    ['bad ids', 'GET thread: 65 characters', () => get(`/api/threads/${'x'.repeat(65)}`), 400, 'invalid_request'],
+    ['bad ids', 'GET thread: a uuid with a suffix', (c) => get(`/api/threads/${c.thread}~`), 400, 'invalid_request'],
+    ['bad ids', 'GET thread: a letter outside ASCII', () => get('/api/threads/caf%C3%A9'), 400, 'invalid_request'],
+    ['bad ids', 'GET thread: a well-formed chat id nobody has is missing, not malformed', () => get('/api/threads/no-such-chat'), 404, 'not_found'],
     ['bad ids', 'GET thread: %00', () => get('/api/threads/%00'), 400, 'invalid_request'],
     ['bad ids', 'GET thread: a broken percent-encoding', () => get('/api/threads/%E0%A4%A'), 400, 'invalid_request'],
     ['bad ids', 'GET thread: an encoded path traversal', () => get('/api/threads/..%2F..%2Fhealthz'), 400, 'invalid_request'],
     ['bad ids', 'GET thread: a trailing space', (c) => get(`/api/threads/${c.thread}%20`), 400, 'invalid_request'],
     ['bad ids', 'GET thread: SQL in the id', () => get(`/api/threads/${encodeURIComponent("' OR '1'='1")}`), 400, 'invalid_request'],
-    ['bad ids', 'PATCH thread: not a uuid', () => patch('/api/threads/not-a-uuid', { title: 'x' }), 400, 'invalid_request'],
-    ['bad ids', 'DELETE thread: not a uuid', () => request('DELETE', '/api/threads/not-a-uuid'), 400, 'invalid_request'],
-    ['bad ids', 'GET messages: not a uuid', () => get('/api/threads/nope/messages'), 400, 'invalid_request'],
-    ['bad ids', 'send: not a uuid', () => post('/api/threads/nope/messages', { content: 'hi' }), 400, 'invalid_request'],
+    ['bad ids', 'PATCH thread: malformed id', () => patch('/api/threads/not.an.id', { title: 'x' }), 400, 'invalid_request'],
+    ['bad ids', 'DELETE thread: malformed id', () => request('DELETE', '/api/threads/not.an.id'), 400, 'invalid_request'],
+    ['bad ids', 'GET messages: malformed id', () => get('/api/threads/no.pe/messages'), 400, 'invalid_request'],
+    ['bad ids', 'send: malformed id', () => post('/api/threads/no.pe/messages', { content: 'hi' }), 400, 'invalid_request'],
+    ['bad ids', 'chat resume: malformed id', () => get('/api/chat/no.pe/stream'), 400, 'invalid_request'],
+    ['bad ids', 'chat stop: malformed id', () => request('DELETE', '/api/chat/no.pe/stream'), 400, 'invalid_request'],
+    ['bad ids', 'chat send: malformed id', () => post('/api/chat', { id: 'no pe', messages: [{ role: 'user', parts: [{ type: 'text', text: 'hi' }] }] }), 400, 'invalid_request'],
     ['bad ids', 'messages ?before= not a uuid', (c) => get(`${M(c)}?before=yesterday`), 400, 'invalid_request'],
     ['bad ids', 'messages ?before= a message of no thread', (c) => get(`${M(c)}?before=${randomUUID()}`), 400, 'invalid_request'],
     ['bad ids', 'GET stream: not a uuid', () => get('/api/streams/not-a-uuid'), 400, 'invalid_request'],
@@ -410,7 +414,7 @@ describe('bad input', () => {
     ['thread.open with {}', (s) => emitRaw(s, 'thread.open', {}), invalid],
     ['thread.open with an extra field', (s, c) => emitRaw(s, 'thread.open', { threadId: c.thread, admin: true }), invalid],
     ['thread.open with threadId: number', (s) => emitRaw(s, 'thread.open', { threadId: 42 }), invalid],
-    ['thread.open with threadId: not a uuid', (s) => emitRaw(s, 'thread.open', { threadId: 'not-a-uuid' }), invalid],
+    ['thread.open with a malformed threadId', (s) => emitRaw(s, 'thread.open', { threadId: 'not.an.id' }), invalid],
     ['thread.open with threadId: object', (s, c) => emitRaw(s, 'thread.open', { threadId: { $ne: c.thread } }), invalid],
     ['thread.open with a 500 KB threadId', (s) => emitRaw(s, 'thread.open', { threadId: big(500_000) }), invalid],
     ['thread.open of a missing thread', (s) => emitRaw(s, 'thread.open', { threadId: randomUUID() }), { ok: false, error: { code: 'not_found', message: 'thread not found' } }],
@@ -444,7 +448,7 @@ describe('bad input', () => {
       victim.emit('thread.open', { threadId: big(1_100_000) }, () => undefined);
       expect(await closed).toBe('transport close');
       const fresh = await connectSocket(system.url(), api.token);
-      expect(await emitRaw(fresh, 'thread.open', { threadId: 'x' })).toEqual(invalid);
+      expect(await emitRaw(fresh, 'thread.open', { threadId: 'x.y' })).toEqual(invalid);
       fresh.disconnect();
     });
   });

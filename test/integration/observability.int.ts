@@ -1,10 +1,8 @@
-import { Router } from 'express';
 import { ERROR_STATUS } from '@bgs/shared';
-import { createLogger, simulatedAnswer } from '@bgs/server';
-import { createApp, type AppDeps } from '../../apps/api/src/app';
-import { ApiMetrics } from '../../apps/api/src/observability/api-metrics';
+import { simulatedAnswer } from '@bgs/server';
 import { listAppRoutes, toOpenApiPath } from '../../apps/api/src/openapi/route-list';
 import { eventually, httpClient } from '../support/http';
+import { inertApp } from '../support/inert-app';
 import type { LogLine, ManagedProcess } from '../support/processes';
 import { closeThread, connectSocket, nextEvent, openThread, type TestSocket } from '../support/sockets';
 import { TestSystem } from '../support/system';
@@ -239,12 +237,7 @@ describe('observability', () => {
     it('holds every route the API router answers, and nothing it does not', async () => {
       const doc = (await httpClient(system.url()).get('/api/openapi.json')).body;
       // The same router the process runs, built here with inert dependencies and this system's settings.
-      const app = createApp({
-        prisma: {}, redis: null, users: {}, threads: {}, canceller: {}, messages: {}, reader: {}, sender: null, direct: null,
-        capabilities: {}, auth: { secret: 'x'.repeat(32), devTokens: true, adminToken: ADMIN_TOKEN },
-        defaultModel: 'simulated-1', maxMessageChars: 32_000, maxBodyBytes: 65_536,
-        logger: createLogger('test', 'silent'), metrics: new ApiMetrics(), queueBoard: Router(),
-      } as unknown as AppDeps);
+      const app = inertApp({ devTokens: true, queueBoard: true, adminToken: ADMIN_TOKEN });
       const routes = new Set(listAppRoutes(app).map((r) => `${r.method.toLowerCase()} ${toOpenApiPath(r.path)}`));
       const documented = new Set(Object.entries(doc.paths as Record<string, object>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)));
       expect(routes.size).toBeGreaterThan(15);

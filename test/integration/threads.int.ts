@@ -285,13 +285,15 @@ describe('threads', () => {
   });
 
   describe('malformed requests', () => {
+    // Thread ids are UUIDs or AI SDK chat ids ([A-Za-z0-9_-]{1,64}): anything else is malformed.
     it.each([
-      ['GET', 'not-a-uuid'],
-      ['GET', '12345'],
-      ['PATCH', 'not-a-uuid'],
-      ['DELETE', 'not-a-uuid'],
-      ['GET', `${randomUUID()}x`],
+      ['GET', 'not.an.id'],
+      ['GET', 'x'.repeat(65)],
+      ['PATCH', 'not.an.id'],
+      ['DELETE', 'not.an.id'],
+      ['GET', `${randomUUID()}~`],
       ['GET', '%E0%A4%A'],
+      ['GET', 'caf%C3%A9'],
     ])('%s /api/threads/%s is 400 invalid_request', async (method, id) => {
       const api = await user('bad-id');
       const res = await api.request(method, `/api/threads/${id}`, method === 'PATCH' ? { title: 'x' } : undefined);

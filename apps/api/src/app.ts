@@ -12,6 +12,9 @@ import { notificationRoutes } from './notifications/notification-routes';
 import type { ApiMetrics } from './observability/api-metrics';
 import { httpMetrics, RouteLabels } from './observability/http-metrics';
 import { metricsRoutes } from './observability/metrics-routes';
+import { chatRoutes } from './chat/chat-routes';
+import type { ChatStreaming } from './chat/chat-streaming';
+import type { MessageSender } from './messages/message-sender';
 import { buildOpenApiDocument } from './openapi/openapi-document';
 import { openApiRoutes } from './openapi/openapi-routes';
 import { listAppRoutes } from './openapi/route-list';
@@ -33,6 +36,8 @@ export interface AppDeps extends MessageRouteDeps {
   logger: Logger;
   /** `GET /metrics` and the HTTP duration histogram. */
   metrics: ApiMetrics;
+  /** The AI SDK chat routes: their own send path (same store and limits) and how answers stream. */
+  chat: { sender: MessageSender; streaming: ChatStreaming };
   /** Bull Board behind ADMIN_TOKEN (see admin/queue-board.ts); null: `/admin/queues` is a 404. */
   queueBoard: express.Router | null;
 }
@@ -73,6 +78,7 @@ export function createApp(deps: AppDeps): Express {
   api.use(requireUser(deps.auth.secret, deps.users));
   api.use(threadRoutes({ threads: deps.threads, canceller: deps.canceller, prisma: deps.prisma }));
   api.use(messageRoutes(deps));
+  api.use(chatRoutes({ threads: deps.threads, chatSender: deps.chat.sender, streaming: deps.chat.streaming, canceller: deps.canceller, prisma: deps.prisma, defaultModel: deps.defaultModel }));
   api.use(streamRoutes({ reader: deps.reader, canceller: deps.canceller, prisma: deps.prisma }));
   api.use(notificationRoutes(deps.prisma));
   app.use('/api', api);

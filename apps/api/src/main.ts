@@ -23,6 +23,9 @@ import {
 } from '@bgs/server';
 import { queueBoardRoutes } from './admin/queue-board';
 import { createApp, type AppDeps } from './app';
+import { followedChatStreaming } from './chat/followed-chat-streaming';
+import { generatedChatStreaming } from './chat/generated-chat-streaming';
+import { RoomFollower } from './chat/room-follower';
 import { answerClientErrorsWithJson } from './http/client-errors';
 import { UserRegistry } from './auth/require-user';
 import { streamedDelivery } from './direct/streamed-delivery';
@@ -30,7 +33,7 @@ import { unheardStreamEvents } from './direct/unheard-stream-events';
 import { MessageSender } from './messages/message-sender';
 import { MessageStore } from './messages/message-store';
 import { memoryRateLimiter, redisRateLimiter } from './messages/send-rate-limiter';
-import { queuedDelivery } from './messages/turn-delivery';
+import { queuedDelivery, turnEnqueuer } from './messages/turn-delivery';
 import { ApiMetrics } from './observability/api-metrics';
 import { PresenceTracker } from './presence/presence-tracker';
 import { createRealtimeServer, type RealtimeServer } from './realtime/socket-server';
@@ -52,7 +55,7 @@ interface Common {
 
 /** The mode's own part of the app, and what to close on shutdown. */
 interface Mode {
-  app: Pick<AppDeps, 'readiness' | 'reader' | 'canceller' | 'sender' | 'delivery' | 'queueBoard'>;
+  app: Pick<AppDeps, 'readiness' | 'reader' | 'canceller' | 'sender' | 'delivery' | 'chat' | 'queueBoard'>;
   /** Attaches what the mode serves beside express (socket.io), once express has the server's requests. */
   attach(): void;
   /** Disconnects the mode's sockets; resolves once they are closed (it also waits for the HTTP server). */
@@ -71,12 +74,18 @@ function backgroundMode(c: Common, redis: NonNullable<Config['redis']>, users: U
   const commands = createRedis(redis.url, { name: 'api-commands', failFast: true });
   const pubClient = createRedis(redis.url, { name: 'api-socket-pub' });
   const subClient = createRedis(redis.url, { name: 'api-socket-sub' });
-  for (const client of [commands, pubClient, subClient]) client.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
+  const chatSubscriber = createRedis(redis.url, { name: 'api-chat-rooms' });
+  for (const client of [commands, pubClient, subClient, chatSubscriber]) client.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
   const live = new RedisLiveBuffer(commands, keys, config.frames.liveTtlSeconds);
   const queue = createGenerationQueue({ redisUrl: redis.url, keys, worker: config.worker, logger, failFast: true });
   const reader = new StreamReader(db.prisma, live);
   const presence = new PresenceTracker(new PresenceStore(commands, keys, config.presenceTtlMs), logger);
-  const delivery = queuedDelivery(queue, c.messages, logger);
+  const enqueue = turnEnqueuer(queue, c.messages, logger);
+  const delivery = queuedDelivery(enqueue);
+  const rateLimiter = redisRateLimiter(commands, keys, config.rateLimit.sends, config.rateLimit.windowMs);
+  const chatStreaming = followedChatStreaming({
+    follower: new RoomFollower(chatSubscriber, keys.socketIoKey, logger), enqueue, reader, presence, prisma: db.prisma, logger,
+  });
   let io: RealtimeServer | undefined;
   c.metrics.watchQueue(queue.queue, logger);
   return {
@@ -84,8 +93,9 @@ function backgroundMode(c: Common, redis: NonNullable<Config['redis']>, users: U
       readiness: { postgres: () => db.prisma.$queryRaw`SELECT 1`, redis: () => commands.ping() },
       reader,
       canceller: new StreamCanceller({ pending: queue, ending: { records: c.records, live, events: new SocketIoStreamEvents(commands, keys.socketIoKey) }, logger }),
-      sender: new MessageSender(c.messages, redisRateLimiter(commands, keys, config.rateLimit.sends, config.rateLimit.windowMs), delivery),
+      sender: new MessageSender(c.messages, rateLimiter, delivery),
       delivery,
+      chat: { sender: new MessageSender(c.messages, rateLimiter, chatStreaming), streaming: chatStreaming },
       queueBoard: config.auth.adminToken ? queueBoardRoutes(config.auth.adminToken, [queue.queue]) : null,
     },
     attach() {
@@ -94,7 +104,7 @@ function backgroundMode(c: Common, redis: NonNullable<Config['redis']>, users: U
       presence.start();
     },
     closeSockets: async () => io?.close(),
-    closers: [() => presence.stop(), () => queue.close(), () => closeRedis(subClient), () => closeRedis(pubClient), () => closeRedis(commands)],
+    closers: [() => presence.stop(), () => queue.close(), () => closeRedis(chatSubscriber), () => closeRedis(subClient), () => closeRedis(pubClient), () => closeRedis(commands)],
   };
 }
 
@@ -103,7 +113,10 @@ function directMode(c: Common): Mode {
   const { config, logger, db } = c;
   const cancels = new CancelSignals((streamId, reason) => logger.info({ streamId, reason }, 'aborting generation'));
   const live = new MemoryLiveBuffer({ endedTtlMs: config.frames.liveTtlSeconds * 1000, onCancelRequested: (streamId) => cancels.abort(streamId, 'cancel') });
-  const delivery = streamedDelivery({ provider: c.provider, records: c.records, live, frames: config.frames, frameClock: new FrameClock(config.frames.frameMs), logger }, cancels);
+  const ports = { provider: c.provider, records: c.records, live, frames: config.frames, frameClock: new FrameClock(config.frames.frameMs), logger };
+  const delivery = streamedDelivery(ports, cancels);
+  const chatStreaming = generatedChatStreaming(ports, cancels);
+  const rateLimiter = memoryRateLimiter(config.rateLimit.sends, config.rateLimit.windowMs);
   // A stream this process does not run is not running anywhere: there is one API and no worker.
   const pending = { removeIfNotRunning: async (streamId: string) => (cancels.has(streamId) ? 'running' as const : 'missing' as const) };
   c.metrics.watchDirect(cancels);
@@ -112,8 +125,9 @@ function directMode(c: Common): Mode {
       readiness: { postgres: () => db.prisma.$queryRaw`SELECT 1` },
       reader: new StreamReader(db.prisma, live),
       canceller: new StreamCanceller({ pending, ending: { records: c.records, live, events: unheardStreamEvents }, logger }),
-      sender: new MessageSender(c.messages, memoryRateLimiter(config.rateLimit.sends, config.rateLimit.windowMs), delivery),
+      sender: new MessageSender(c.messages, rateLimiter, delivery),
       delivery,
+      chat: { sender: new MessageSender(c.messages, rateLimiter, chatStreaming), streaming: chatStreaming },
       queueBoard: null,
     },
     attach: () => undefined,

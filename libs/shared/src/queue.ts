@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { threadIdSchema } from './schemas';
 
 /** The BullMQ queue that carries generation jobs (job id = stream id). */
 export const GENERATION_QUEUE = 'generation';
 
 export const generationJobSchema = z.object({
   streamId: z.string().uuid(),
-  threadId: z.string().uuid(),
+  threadId: threadIdSchema,
   messageId: z.string().uuid(),
   userId: z.string().min(1),
   model: z.string().min(1),

@@ -7,6 +7,11 @@ import { z } from 'zod';
 
 // Strict objects: unknown fields are refused.
 export const idSchema = z.string().uuid({ message: 'must be a UUID' });
+/**
+ * A thread id: ours are UUIDs; an AI SDK chat names its own (`useChat` ids), and
+ * `POST /api/chat` creates the thread under that id.
+ */
+export const threadIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1 to 64 letters, digits, "_" or "-"');
 /** Text that is stored in Postgres, which cannot hold NUL characters in `text` columns (a 500 otherwise). */
 const storedText = () => z.string().trim().regex(/^[^\u0000]*$/, 'must not contain NUL (\\u0000) characters');
 export const titleSchema = storedText().min(1).max(200);
@@ -36,4 +41,4 @@ export const idempotencyKeySchema = z.string().min(1).max(200).regex(/^[\x21-\x7
 export const devTokenBody = z.strictObject({ userId: z.string().min(1).max(200).regex(/^[\w.@-]+$/) });
 
 /** `thread.open` / `thread.close` payload. */
-export const threadRefPayload = z.strictObject({ threadId: idSchema });
+export const threadRefPayload = z.strictObject({ threadId: threadIdSchema });

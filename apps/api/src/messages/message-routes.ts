@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { idempotencyKeySchema, idSchema, listMessagesQuery, sendMessageBody } from '@bgs/shared';
+import { idempotencyKeySchema, threadIdSchema, listMessagesQuery, sendMessageBody } from '@bgs/shared';
 import { userIdOf } from '../auth/require-user';
 import { parseInput } from '../http/validate';
 import type { StreamReader } from '../streams/stream-reader';
@@ -21,14 +21,14 @@ export function messageRoutes(deps: MessageRouteDeps): Router {
   const bodySchema = sendMessageBody(deps.maxMessageChars);
 
   router.get('/threads/:threadId/messages', async (req, res) => {
-    const threadId = parseInput(idSchema, req.params.threadId, 'thread id');
+    const threadId = parseInput(threadIdSchema, req.params.threadId, 'thread id');
     const query = parseInput(listMessagesQuery, req.query, 'query');
     const rows = await deps.messages.list(userIdOf(res), threadId, query.limit, query.before);
     res.json({ items: await deps.reader.withLiveContent(rows) });
   });
 
   router.post('/threads/:threadId/messages', async (req, res) => {
-    const threadId = parseInput(idSchema, req.params.threadId, 'thread id');
+    const threadId = parseInput(threadIdSchema, req.params.threadId, 'thread id');
     const body = parseInput(bodySchema, req.body);
     const rawKey = req.headers['idempotency-key'];
     const idempotencyKey = rawKey === undefined ? null : parseInput(idempotencyKeySchema, rawKey, 'Idempotency-Key header');

@@ -86,7 +86,7 @@ export class MessageStore {
       const [{ claimed }] = await this.prisma.$queryRaw<Array<{ claimed: number }>>`
         WITH claim AS (
           UPDATE threads SET active_stream_id = ${streamId}::uuid, updated_at = ${askedAt}
-          WHERE id = ${turn.threadId}::uuid AND user_id = ${turn.userId} AND active_stream_id IS NULL
+          WHERE id = ${turn.threadId} AND user_id = ${turn.userId} AND active_stream_id IS NULL
           RETURNING id
         ), asked AS (
           INSERT INTO messages (id, thread_id, role, content, status, idempotency_key, created_at)

@@ -11,26 +11,34 @@ export interface TurnDelivery {
   deliver(turn: CreatedTurn, res: Response): Promise<void>;
 }
 
+/** Starts a stored turn's generation in the background (nothing for a turn an earlier request started). */
+export type TurnEnqueuer = (turn: CreatedTurn) => Promise<void>;
+
 /**
- * Background mode: enqueue the generation and answer 202 at once; the answer streams to
- * the thread's sockets. A turn whose job cannot be enqueued is undone, so a retry of the
- * request starts clean.
+ * Enqueues a turn's generation for the workers. A turn whose job cannot be enqueued is
+ * undone, so a retry of the request starts clean.
  */
-export function queuedDelivery(queue: Pick<GenerationQueue, 'enqueue'>, store: MessageStore, logger: Logger): TurnDelivery {
+export function turnEnqueuer(queue: Pick<GenerationQueue, 'enqueue'>, store: MessageStore, logger: Logger): TurnEnqueuer {
+  return async (turn) => {
+    if (!turn.created) return;
+    const { stream } = turn;
+    try {
+      await queue.enqueue({ streamId: stream.id, threadId: stream.threadId, messageId: stream.messageId, userId: stream.userId, model: stream.model });
+    } catch (err) {
+      logger.warn({ streamId: stream.id, threadId: stream.threadId, err: (err as Error).message }, 'enqueue failed; turn undone');
+      await store.discardTurn(stream);
+      throw new ApiError('unavailable', 'the generation queue is unavailable; retry shortly', undefined, 2);
+    }
+    logger.info({ streamId: stream.id, threadId: stream.threadId, model: stream.model }, 'generation enqueued');
+  };
+}
+
+/** Background mode: enqueue the generation and answer 202 at once; the answer streams to the thread's sockets. */
+export function queuedDelivery(enqueue: TurnEnqueuer): TurnDelivery {
   return {
     accept: () => undefined,
     async deliver(turn, res) {
-      const { stream } = turn;
-      if (turn.created) {
-        try {
-          await queue.enqueue({ streamId: stream.id, threadId: stream.threadId, messageId: stream.messageId, userId: stream.userId, model: stream.model });
-        } catch (err) {
-          logger.warn({ streamId: stream.id, threadId: stream.threadId, err: (err as Error).message }, 'enqueue failed; turn undone');
-          await store.discardTurn(stream);
-          throw new ApiError('unavailable', 'the generation queue is unavailable; retry shortly', undefined, 2);
-        }
-        logger.info({ streamId: stream.id, threadId: stream.threadId, model: stream.model }, 'generation enqueued');
-      }
+      await enqueue(turn);
       res.status(202).json(turn.result);
     },
   };

@@ -1,23 +1,10 @@
-import { Router } from 'express';
 import { ERROR_STATUS } from '@bgs/shared';
-import { createLogger } from '@bgs/server';
-import { createApp, type AppDeps } from '../app';
-import { ApiMetrics } from '../observability/api-metrics';
+import { inertApp } from '../../../../test/support/inert-app';
 import { RouteLabels } from '../observability/http-metrics';
 import { buildOpenApiDocument } from './openapi-document';
 import { listAppRoutes, toOpenApiPath } from './route-list';
 
-/** The real router, built with inert dependencies: routes are only registered, never called. */
-function appWith(options: { devTokens: boolean; queueBoard: boolean; maxMessageChars?: number }) {
-  const deps = {
-    prisma: {}, redis: null, users: {}, threads: {}, canceller: {}, messages: {}, reader: {}, sender: null, direct: null,
-    capabilities: { backgroundStreaming: true, realtime: 'socket.io', providers: ['simulated'], defaultModel: 'simulated-1' },
-    auth: { secret: 'x'.repeat(32), devTokens: options.devTokens, adminToken: null },
-    defaultModel: 'simulated-1', maxMessageChars: options.maxMessageChars ?? 32_000, maxBodyBytes: 65_536,
-    logger: createLogger('test', 'silent'), metrics: new ApiMetrics(), queueBoard: options.queueBoard ? Router() : null,
-  } as unknown as AppDeps;
-  return createApp(deps);
-}
+const appWith = inertApp;
 
 const documented = (doc: ReturnType<typeof buildOpenApiDocument>) =>
   Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`));

@@ -133,7 +133,7 @@ export function buildOpenApiDocument(options: OperationOptions): OpenApiDocument
     },
     servers: [{ url: '/' }],
     security: [{ bearerAuth: [] }],
-    tags: ['threads', 'messages', 'streams', 'notifications', 'meta', 'auth', 'operations'].map((name) => ({ name })),
+    tags: ['threads', 'messages', 'chat', 'streams', 'notifications', 'meta', 'auth', 'operations'].map((name) => ({ name })),
     paths,
     components: {
       schemas: schemas.components,

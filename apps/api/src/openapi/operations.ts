@@ -4,6 +4,7 @@ import {
   devTokenBody,
   idempotencyKeySchema,
   idSchema,
+  threadIdSchema,
   listMessagesQuery,
   listNotificationsQuery,
   listThreadsQuery,
@@ -12,6 +13,7 @@ import {
   type ErrorCode,
 } from '@bgs/shared';
 import { QUEUE_BOARD_PATH } from '../admin/queue-board';
+import { chatRequestBody } from '../chat/chat-request';
 import {
   cancelAcceptedSchema,
   capabilitiesSchema,
@@ -38,7 +40,7 @@ export interface Operation {
   /** Express syntax, as registered: `/api/threads/:threadId`. */
   path: string;
   summary: string;
-  tag: 'threads' | 'messages' | 'streams' | 'notifications' | 'meta' | 'operations' | 'auth';
+  tag: 'threads' | 'messages' | 'chat' | 'streams' | 'notifications' | 'meta' | 'operations' | 'auth';
   auth: 'user' | 'admin' | 'none';
   params?: Record<string, z.ZodType>;
   query?: z.ZodType;
@@ -56,7 +58,8 @@ export interface OperationOptions {
   queueBoard: boolean;
 }
 
-const threadId = { threadId: idSchema };
+const threadId = { threadId: threadIdSchema };
+const chatId = { chatId: threadIdSchema };
 const userErrors: ErrorCode[] = ['unauthorized', 'unavailable'];
 
 /** Every route of the HTTP API, public ones included. */
@@ -117,6 +120,21 @@ export function operations(options: OperationOptions): Operation[] {
         },
       },
       errors: ['invalid_request', 'not_found', 'stream_in_progress', 'payload_too_large', 'rate_limited', ...userErrors],
+    },
+    {
+      method: 'post', path: '/api/chat', summary: "The AI SDK's chat endpoint (`useChat` with `DefaultChatTransport`): sends the last user message of chat `id` (the thread, created on first use) and streams the answer", tag: 'chat', auth: 'user',
+      body: chatRequestBody,
+      answers: { 200: { description: 'the UI message stream (`x-vercel-ai-ui-message-stream: v1`): start, text-start, text-delta…, text-end, finish (or an error chunk), [DONE]', media: 'text/event-stream' } },
+      errors: ['invalid_request', 'not_found', 'stream_in_progress', 'payload_too_large', 'rate_limited', ...userErrors],
+    },
+    {
+      method: 'get', path: '/api/chat/:chatId/stream', summary: "Resume a chat's running answer: replayed from its start, then live to the end", tag: 'chat', auth: 'user', params: chatId,
+      answers: { 200: { description: 'the UI message stream', media: 'text/event-stream' }, 204: { description: 'nothing is running (or background streaming is off)' } },
+      errors: ['invalid_request', 'not_found', ...userErrors],
+    },
+    {
+      method: 'delete', path: '/api/chat/:chatId/stream', summary: "Stop a chat's running answer on the server (partial text kept, `cancelled`); idempotent", tag: 'chat', auth: 'user', params: chatId,
+      answers: { 204: { description: 'stopped, or nothing was running' } }, errors: ['invalid_request', 'not_found', ...userErrors],
     },
     {
       method: 'get', path: '/api/streams/:streamId', summary: "A stream's status and content (live while it runs)", tag: 'streams', auth: 'user', params: { streamId: idSchema },

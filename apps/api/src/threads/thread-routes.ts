@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { createThreadBody, idSchema, listThreadsQuery, patchThreadBody } from '@bgs/shared';
+import { createThreadBody, threadIdSchema, listThreadsQuery, patchThreadBody } from '@bgs/shared';
 import { toThread, type PrismaClient } from '@bgs/server';
 import { userIdOf } from '../auth/require-user';
 import { decodeCursor } from '../http/cursor';
@@ -23,18 +23,18 @@ export function threadRoutes(deps: { threads: ThreadStore; canceller: StreamCanc
   });
 
   router.get('/threads/:threadId', async (req, res) => {
-    const threadId = parseInput(idSchema, req.params.threadId, 'thread id');
+    const threadId = parseInput(threadIdSchema, req.params.threadId, 'thread id');
     res.json(toThread(await threads.get(userIdOf(res), threadId)));
   });
 
   router.patch('/threads/:threadId', async (req, res) => {
-    const threadId = parseInput(idSchema, req.params.threadId, 'thread id');
+    const threadId = parseInput(threadIdSchema, req.params.threadId, 'thread id');
     const body = parseInput(patchThreadBody, req.body);
     res.json(toThread(await threads.update(userIdOf(res), threadId, body)));
   });
 
   router.delete('/threads/:threadId', async (req, res) => {
-    const threadId = parseInput(idSchema, req.params.threadId, 'thread id');
+    const threadId = parseInput(threadIdSchema, req.params.threadId, 'thread id');
     const thread = await threads.get(userIdOf(res), threadId);
     const active = thread.activeStreamId ? await prisma.stream.findUnique({ where: { id: thread.activeStreamId } }) : null;
     await threads.delete(userIdOf(res), threadId);

@@ -22,6 +22,15 @@ export class ThreadStore {
     return page(rows, limit, (t) => t.updatedAt);
   }
 
+  /**
+   * The thread under an id the client chose (an AI SDK chat id): created on first use,
+   * found afterwards; someone else's is not found, like any other.
+   */
+  async ensure(userId: string, threadId: string, title: string): Promise<ThreadRow> {
+    await this.prisma.thread.createMany({ data: [{ id: threadId, userId, title }], skipDuplicates: true });
+    return this.get(userId, threadId);
+  }
+
   async get(userId: string, threadId: string): Promise<ThreadRow> {
     const thread = await this.prisma.thread.findFirst({ where: { id: threadId, userId } });
     if (!thread) throw notFound('thread');

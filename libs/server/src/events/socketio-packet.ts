@@ -1,4 +1,4 @@
-import { encode } from 'notepack.io';
+import { decode, encode } from 'notepack.io';
 import type { ServerEventPayload, ServerToClientEvents } from '@bgs/shared';
 
 /** socket.io-parser's EVENT packet type. */
@@ -20,4 +20,16 @@ export function encodeRoomEvent<E extends keyof ServerToClientEvents>(socketIoKe
   const packet = { type: EVENT, data: [event, payload], nsp: '/' };
   const opts = { rooms: [room], flags: {}, except: [] };
   return { channel: `${socketIoKey}#/#${room}#`, message: encode([EMITTER_UID, packet, opts]) };
+}
+
+/** A server-to-client event as a room broadcast carries it. */
+export type RoomEvent = { [E in keyof ServerToClientEvents]: { event: E; payload: ServerEventPayload<E> } }[keyof ServerToClientEvents];
+
+/** Reads back what `encodeRoomEvent` (or the emitter) published; null for anything else. */
+export function decodeRoomEvent(message: Buffer): RoomEvent | null {
+  const decoded = decode(message) as unknown;
+  if (!Array.isArray(decoded)) return null;
+  const packet = decoded[1] as { type?: number; data?: unknown[] } | undefined;
+  if (packet?.type !== EVENT || !Array.isArray(packet.data) || typeof packet.data[0] !== 'string') return null;
+  return { event: packet.data[0], payload: packet.data[1] } as RoomEvent;
 }
