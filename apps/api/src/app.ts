@@ -6,6 +6,7 @@ import { devTokenRoutes } from './auth/dev-token-routes';
 import { requireUser, type UserRegistry } from './auth/require-user';
 import { DEMO_ASSETS_PATH, demoRoutes } from './demo/demo-routes';
 import { capabilitiesRoute, healthRoutes, type ReadinessChecks } from './health/health-routes';
+import { AI_SDK_EXAMPLE_PATH, exampleRoutes } from './examples/example-routes';
 import { errorMiddleware, notFoundRoute } from './http/error-middleware';
 import { messageRoutes, type MessageRouteDeps } from './messages/message-routes';
 import { notificationRoutes } from './notifications/notification-routes';
@@ -63,13 +64,14 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
   // Route templates are read once every route is registered (at the first response).
   let labels: RouteLabels | null = null;
-  app.use(httpMetrics(deps.metrics.httpDuration, () => (labels ??= new RouteLabels(listAppRoutes(app), [DEMO_ASSETS_PATH, ...(deps.queueBoard ? [QUEUE_BOARD_PATH] : [])]))));
+  app.use(httpMetrics(deps.metrics.httpDuration, () => (labels ??= new RouteLabels(listAppRoutes(app), [DEMO_ASSETS_PATH, AI_SDK_EXAMPLE_PATH, ...(deps.queueBoard ? [QUEUE_BOARD_PATH] : [])]))));
   app.use(requireJsonBody);
   app.use(express.json({ limit: deps.maxBodyBytes, strict: true, type: ['application/json', 'application/*+json'] }));
   app.use(healthRoutes(deps.readiness));
   app.use(metricsRoutes(deps.metrics.registry));
   if (deps.queueBoard) app.use(deps.queueBoard);
   app.use(demoRoutes());
+  app.use(exampleRoutes());
 
   const api = express.Router();
   api.use(openApiRoutes(buildOpenApiDocument({ maxMessageChars: deps.maxMessageChars, devTokens: deps.auth.devTokens, queueBoard: deps.queueBoard !== null })));

@@ -78,6 +78,10 @@ export function operations(options: OperationOptions): Operation[] {
       method: 'get', path: '/', summary: 'The demo chat page (its script and styles are static files under /demo/)', tag: 'meta', auth: 'none',
       answers: { 200: { description: 'the page', media: 'text/html' } }, errors: [],
     },
+    {
+      method: 'get', path: '/examples/ai-sdk', summary: 'The AI SDK example page: @ai-sdk/vue against /api/chat (its script and styles are static files below it)', tag: 'meta', auth: 'none',
+      answers: { 200: { description: 'the page', media: 'text/html' } }, errors: [],
+    },
     { method: 'get', path: '/api/openapi.json', summary: 'This document', tag: 'meta', auth: 'none', answers: { 200: { description: 'OpenAPI 3.1 document' } }, errors: [] },
     {
       method: 'get', path: '/api/capabilities', summary: 'What this deployment offers (background streaming, realtime transport, providers)', tag: 'meta', auth: 'none',
