@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { build, ensurePrismaClient, migrate, repoRoot } from './lib/bootstrap.mjs';
+import { build, ensureDependencies, ensurePrismaClient, migrate, repoRoot } from './lib/bootstrap.mjs';
 import { ensureDatabase, ensurePostgres, ensureRedis, stopRedis } from './lib/services.mjs';
 import { cpuSeconds, machineCpu, postgresPids, rssBytes } from '../bench/lib/proc.mjs';
 import { startProcess, stopAll, stopProcess } from '../bench/lib/processes.mjs';
@@ -332,6 +332,8 @@ async function main() {
   log(`${cores} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}; ${flags.streams} streams × ${flags.tokens} tokens at ${flags.rate} tokens/s, FRAME_MS ${flags.frameMs}, ${flags.switches} switches, baselines: ${flags.baselines.join(', ') || 'none'}`);
   fs.mkdirSync(logDir, { recursive: true });
   if (flags.profile) fs.rmSync(profileDir, { recursive: true, force: true });
+  // A fresh clone has no node_modules yet: install as `npm start` does.
+  ensureDependencies(log);
   ensurePrismaClient(log);
   if (flags.noBuild) log('--no-build: measuring the dist/ that is there');
   else {

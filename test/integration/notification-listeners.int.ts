@@ -106,10 +106,20 @@ class RecordingDecider {
   readonly results = new Map<string, DecideResult[]>();
   private waiters: Array<() => void> = [];
 
+  /** Each batch the listener asked for, in order. */
+  readonly batches: string[][] = [];
+
   async decide(streamId: string): Promise<DecideResult> {
     this.calls.push(streamId);
     for (const wake of this.waiters.splice(0)) wake();
     return this.results.get(streamId)?.shift() ?? 'notified';
+  }
+
+  async decideMany(streamIds: string[]): Promise<Map<string, DecideResult>> {
+    this.batches.push([...streamIds]);
+    const results = new Map<string, DecideResult>();
+    for (const id of streamIds) results.set(id, await this.decide(id));
+    return results;
   }
 
   async until(streamIds: string[], what: string, timeoutMs = 10_000): Promise<void> {

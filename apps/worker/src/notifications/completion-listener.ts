@@ -1,7 +1,7 @@
 import { QueueEvents } from 'bullmq';
 import { GENERATION_QUEUE } from '@bgs/shared';
 import { bullConnection, type Logger, type Redis, type RedisKeys } from '@bgs/server';
-import type { DecideResult, NotificationDecider } from './notification-decider';
+import type { NotificationDecider } from './notification-decider';
 import type { LostStreamReaper } from './lost-stream-reaper';
 
 export interface CompletionListenerOptions {
@@ -14,15 +14,29 @@ export interface CompletionListenerOptions {
   logger: Logger;
 }
 
+/** A final outcome as BullMQ's event stream told it. */
+interface Outcome {
+  streamId: string;
+  eventId: string;
+  kind: 'completed' | 'failed';
+  failedReason?: string;
+}
+
+/** Decisions made together at most: one read, one presence round trip, one claim statement. */
+const MAX_BATCH = 500;
+
 /**
  * Follows BullMQ's `completed` / `failed` events (final outcomes only: a failed attempt
- * that will be retried emits neither) and decides each stream's notification. Events
- * are handled one at a time so the saved cursor never passes an unhandled one; what
- * the capped event stream dropped is caught by the sweep.
+ * that will be retried emits neither) and decides the streams' notifications. Events
+ * that arrive while a batch is being decided form the next batch, so a burst of
+ * completions costs a few statements, not a few per stream. Batches run one at a time,
+ * in order, so the saved cursor never passes an unhandled event; what the capped event
+ * stream dropped is caught by the sweep.
  */
 export class CompletionListener {
   private events: QueueEvents | null = null;
-  private chain: Promise<void> = Promise.resolve();
+  private readonly pending: Outcome[] = [];
+  private draining: Promise<void> | null = null;
 
   constructor(private readonly opts: CompletionListenerOptions) {}
 
@@ -41,25 +55,38 @@ export class CompletionListener {
     logger.info({ resumeFrom: lastEventId ?? 'now' }, 'completion listener started');
   }
 
-  private enqueue(streamId: string, eventId: string, kind: 'completed' | 'failed', failedReason?: string): void {
-    this.chain = this.chain.then(async () => {
-      try {
-        const result: DecideResult = await this.opts.decider.decide(streamId);
-        if (result === 'not-ended' && kind === 'failed') {
-          // The job failed without the processor ending the stream (it stalled too often).
-          await this.opts.reaper.failLostStream(streamId, failedReason ?? 'job failed');
-          await this.opts.decider.decide(streamId);
-        }
-        await this.opts.cursor.set(this.opts.keys.listenerCursor, eventId);
-      } catch (err) {
-        // Left for the sweep, which retries every ended stream without a decision.
-        this.opts.logger.error({ streamId, eventId, err: (err as Error).message }, 'could not decide notification');
+  private enqueue(streamId: string, eventId: string, kind: Outcome['kind'], failedReason?: string): void {
+    this.pending.push({ streamId, eventId, kind, failedReason });
+    this.draining ??= this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.pending.length > 0) await this.decideBatch(this.pending.splice(0, MAX_BATCH));
+    } finally {
+      this.draining = null;
+    }
+  }
+
+  private async decideBatch(batch: Outcome[]): Promise<void> {
+    const { decider, reaper, cursor, keys, logger } = this.opts;
+    try {
+      const results = await decider.decideMany(batch.map((o) => o.streamId));
+      for (const o of batch) {
+        if (results.get(o.streamId) !== 'not-ended' || o.kind !== 'failed') continue;
+        // The job failed without the processor ending the stream (it stalled too often).
+        await reaper.failLostStream(o.streamId, o.failedReason ?? 'job failed');
+        await decider.decide(o.streamId);
       }
-    });
+      await cursor.set(keys.listenerCursor, batch[batch.length - 1].eventId);
+    } catch (err) {
+      // Left for the sweep, which retries every ended stream without a decision.
+      logger.error({ streams: batch.length, firstStreamId: batch[0].streamId, err: (err as Error).message }, 'could not decide notifications');
+    }
   }
 
   async close(): Promise<void> {
     await this.events?.close();
-    await this.chain;
+    await this.draining;
   }
 }

@@ -49,14 +49,11 @@ export class StreamSweep {
       take: 500,
     });
     let decided = 0;
-    for (const { id } of undecided) {
-      // One stream that cannot be decided now must not hold back the ones after it.
-      try {
-        const result = await this.decider.decide(id, 'sweep');
-        if (result === 'notified' || result === 'skipped') decided++;
-      } catch (err) {
-        this.logger.error({ streamId: id, err: (err as Error).message }, 'sweep could not decide notification; will retry');
-      }
+    try {
+      const results = await this.decider.decideMany(undecided.map((s) => s.id), 'sweep');
+      for (const result of results.values()) if (result === 'notified' || result === 'skipped') decided++;
+    } catch (err) {
+      this.logger.error({ streams: undecided.length, err: (err as Error).message }, 'sweep could not decide notifications; will retry');
     }
     const reaped = await this.reaper.reapActive(this.options.reapAfterMs);
     if (decided || reaped) this.logger.info({ decided, reaped }, 'sweep');
