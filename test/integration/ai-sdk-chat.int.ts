@@ -50,6 +50,25 @@ describe('the AI SDK chat protocol (background streaming)', () => {
   const notificationsFor = async (streamId: string) =>
     ((await alice.get('/api/notifications?limit=100')).body.items as Array<{ streamId: string; type: string }>).filter((n) => n.streamId === streamId);
 
+  /** Sends with the stock chat and leaves (its `stop()`: a disconnect) once the first words showed; `before` runs while it reads. */
+  async function leaveMidAnswer(text: string, before?: (id: string) => Promise<void>) {
+    const id = chatId();
+    const chat = new StockChat(system.url(), alice.token, id);
+    const sending = chat.sendMessage({ text });
+    await eventually(async () => (chat.answer.length > 0 ? true : undefined), 'the first words', 10_000, 10);
+    await before?.(id);
+    await chat.stop();
+    await sending;
+    const [, answer] = await stored(id);
+    return { id, chat, streamId: answer.streamId as string };
+  }
+
+  const notifiedOnce = (streamId: string) =>
+    eventually(async () => {
+      const n = await notificationsFor(streamId);
+      return n.length > 0 ? n : undefined;
+    }, `the notification of ${streamId}`, 20_000);
+
   it('answers with the UI message stream: start (the assistant message id), text-start, deltas, text-end, finish, [DONE]', async () => {
     const id = chatId();
     const content = 'Raw protocol [sim tokens=30 rate=300]';
@@ -173,45 +192,20 @@ describe('the AI SDK chat protocol (background streaming)', () => {
     });
 
     it('a reader that left before the end gets one ai.message.received when it completes unseen', async () => {
-      const id = chatId();
-      const chat = new StockChat(system.url(), alice.token, id);
-      const sending = chat.sendMessage({ text: 'Left early [sim tokens=60 rate=60]' });
-      await eventually(async () => (chat.answer.length > 0 ? true : undefined), 'the first words', 10_000, 10);
-      await chat.stop();
-      await sending;
-      const [, running] = await stored(id);
-      const notes = await eventually(async () => {
-        const n = await notificationsFor(running.streamId as string);
-        return n.length > 0 ? n : undefined;
-      }, 'the notification', 20_000);
-      expect(notes.map((n) => n.type)).toEqual(['ai.message.received']);
-      expect(await decision(running.streamId as string)).toBe('notified');
+      const { streamId } = await leaveMidAnswer('Left early [sim tokens=60 rate=60]');
+      expect((await notifiedOnce(streamId)).map((n) => n.type)).toEqual(['ai.message.received']);
+      expect(await decision(streamId)).toBe('notified');
     });
 
     it('a failure read by nobody is a system.warning; a muted chat completing unseen is not notified', async () => {
-      const failing = chatId();
-      const a = new StockChat(system.url(), alice.token, failing);
-      const sending = a.sendMessage({ text: 'Breaks [sim tokens=80 rate=40 fail=transient at=30 times=1]' });
-      await eventually(async () => (a.answer.length > 0 ? true : undefined), 'the first words', 10_000, 10);
-      await a.stop();
-      await sending;
-      const [, broken] = await stored(failing);
-      const warned = await eventually(async () => {
-        const n = await notificationsFor(broken.streamId as string);
-        return n.length > 0 ? n : undefined;
-      }, 'the warning', 20_000);
-      expect(warned.map((n) => n.type)).toEqual(['system.warning']);
+      const broken = await leaveMidAnswer('Breaks [sim tokens=80 rate=40 fail=transient at=30 times=1]');
+      expect((await notifiedOnce(broken.streamId)).map((n) => n.type)).toEqual(['system.warning']);
 
-      const muted = chatId();
-      const b = new StockChat(system.url(), alice.token, muted);
-      const sendingMuted = b.sendMessage({ text: 'Quiet please [sim tokens=60 rate=60]' });
-      await eventually(async () => (b.answer.length > 0 ? true : undefined), 'the first words', 10_000, 10);
-      expect((await alice.patch(`/api/threads/${muted}`, { muted: true })).status).toBe(200);
-      await b.stop();
-      await sendingMuted;
-      const [, quiet] = await stored(muted);
-      expect(await eventually(() => decision(quiet.streamId as string), 'the decision', 20_000)).toBe('skipped_muted');
-      expect(await notificationsFor(quiet.streamId as string)).toEqual([]);
+      const quiet = await leaveMidAnswer('Quiet please [sim tokens=60 rate=60]', async (id) => {
+        expect((await alice.patch(`/api/threads/${id}`, { muted: true })).status).toBe(200);
+      });
+      expect(await eventually(() => decision(quiet.streamId), 'the decision', 20_000)).toBe('skipped_muted');
+      expect(await notificationsFor(quiet.streamId)).toEqual([]);
     });
   });
 });
