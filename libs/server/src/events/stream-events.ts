@@ -4,7 +4,7 @@ import type { RoomPacket } from './socketio-packet';
 /**
  * An event of a stream, ready to go out. `send` delivers it on its own; an adapter that
  * speaks over Redis also gives the `packet` it would PUBLISH, so the live buffer can
- * carry it in the same Lua call as the write it belongs to (one round trip per frame).
+ * carry it in the same Lua call as the write it belongs to (at most one round trip per frame).
  */
 export interface Announcement {
   readonly packet?: RoomPacket;

@@ -4,7 +4,7 @@ import type { Announcement } from '../events/stream-events';
 import { withLuaCommands } from '../redis/lua-commands';
 import type { RedisKeys } from '../redis/keys';
 import type { FrameOutcome, LiveBuffer } from './live-buffer';
-import APPEND_FRAME from './lua/append-frame.lua';
+import APPEND_FRAMES from './lua/append-frames.lua';
 import BEGIN_ATTEMPT from './lua/begin-attempt.lua';
 import FINISH from './lua/finish.lua';
 import READ from './lua/read.lua';
@@ -12,15 +12,25 @@ import REQUEST_CANCEL from './lua/request-cancel.lua';
 
 type LiveCommands = {
   bgsBeginAttempt(live: string, content: string, ttl: number): Promise<[number, number]>;
-  bgsAppendFrame(live: string, content: string, attempt: string, seq: string, text: string, channel: string, message: Buffer | ''): Promise<number>;
+  bgsAppendFrames(numberOfKeys: number, ...keysThenArgs: Array<string | Buffer>): Promise<number[]>;
   bgsFinish(live: string, content: string, status: string, seq: string, ttl: number, channel: string, message: Buffer | ''): Promise<number>;
   bgsRequestCancel(live: string, ttl: number, channel: string, streamId: string): Promise<number>;
   bgsRead(live: string, content: string): Promise<[string, string, string, string] | null>;
 };
 
+interface PendingFrame {
+  streamId: string;
+  attempt: number;
+  seq: number;
+  text: string;
+  delta: Announcement;
+  resolve: (outcome: number) => void;
+  reject: (err: unknown) => void;
+}
+
 const COMMANDS = [
   { name: 'bgsBeginAttempt', numberOfKeys: 2, source: BEGIN_ATTEMPT },
-  { name: 'bgsAppendFrame', numberOfKeys: 2, source: APPEND_FRAME },
+  { name: 'bgsAppendFrames', source: APPEND_FRAMES },
   { name: 'bgsFinish', numberOfKeys: 2, source: FINISH },
   { name: 'bgsRequestCancel', numberOfKeys: 1, source: REQUEST_CANCEL },
   { name: 'bgsRead', numberOfKeys: 2, source: READ },
@@ -34,6 +44,8 @@ const COMMANDS = [
  */
 export class RedisLiveBuffer implements LiveBuffer {
   private readonly redis: Redis & LiveCommands;
+  /** Frames waiting for this turn's script call. */
+  private readonly tick: PendingFrame[] = [];
 
   constructor(
     redis: Redis,
@@ -51,11 +63,31 @@ export class RedisLiveBuffer implements LiveBuffer {
     return attempt < 0 ? null : { attempt, cancelled: cancelled === 1 };
   }
 
+  /**
+   * Frames appended in the same turn of the event loop (the frame clock flushes every due
+   * stream in one tick) leave together: one script call for all of them.
+   */
   async appendFrame(streamId: string, attempt: number, seq: number, text: string, delta: Announcement): Promise<FrameOutcome> {
-    const { channel, message } = delta.packet ?? { channel: '', message: '' as const };
-    const r = await this.redis.bgsAppendFrame(this.keys.streamLive(streamId), this.keys.streamContent(streamId), String(attempt), String(seq), text, channel, message);
+    const r = await new Promise<number>((resolve, reject) => {
+      if (this.tick.length === 0) queueMicrotask(() => this.flushTick());
+      this.tick.push({ streamId, attempt, seq, text, delta, resolve, reject });
+    });
     if (r >= 0 && !delta.packet) await delta.send();
     return r < 0 ? 'superseded' : r === 1 ? 'cancel-requested' : 'appended';
+  }
+
+  private flushTick(): void {
+    const frames = this.tick.splice(0);
+    const keys: string[] = [];
+    const args: Array<string | Buffer> = [];
+    for (const f of frames) {
+      keys.push(this.keys.streamLive(f.streamId), this.keys.streamContent(f.streamId));
+      args.push(String(f.attempt), String(f.seq), f.text, f.delta.packet?.channel ?? '', f.delta.packet?.message ?? '');
+    }
+    this.redis.bgsAppendFrames(keys.length, ...keys, ...args).then(
+      (outcomes) => frames.forEach((f, i) => f.resolve(outcomes[i])),
+      (err: unknown) => frames.forEach((f) => f.reject(err)),
+    );
   }
 
   async finish(streamId: string, status: TerminalStreamStatus, seq: number | null, ended: Announcement): Promise<boolean> {
