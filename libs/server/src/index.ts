@@ -26,5 +26,6 @@ export * from './queue/generation-queue';
 export * from './redis/connection';
 export * from './redis/keys';
 export * from './redis/lua-commands';
+export * from './streams/attempt-starts';
 export * from './streams/dto';
 export * from './streams/stream-records';

@@ -59,3 +59,14 @@ export function toNotification(row: NotificationRow): Notification {
 export function messageVersion(attempt: number, seq: number, final = false): number {
   return attempt * 1_000_000 + seq * 2 + (final ? 1 : 0);
 }
+
+/**
+ * The inverse of `messageVersion`: which attempt and frame a stored message's content
+ * belongs to. A checkpoint's content is what frames 1..seq of that attempt carried, so
+ * a reader that shows the stored content must show this position with it, not the
+ * stream row's (whose attempt may have moved on and whose seq is written only at the end).
+ */
+export function versionPosition(version: number): { attempt: number; seq: number; final: boolean } {
+  const inAttempt = version % 1_000_000;
+  return { attempt: Math.floor(version / 1_000_000), seq: Math.floor(inAttempt / 2), final: inAttempt % 2 === 1 };
+}

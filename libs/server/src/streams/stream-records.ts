@@ -1,10 +1,8 @@
-import { MESSAGE_STATUS_OF, TERMINAL_STREAM_STATUSES, type TerminalStreamStatus } from '@bgs/shared';
+import { MESSAGE_STATUS_OF, type TerminalStreamStatus } from '@bgs/shared';
 import { Prisma, type MessageRow, type PrismaClient, type StreamRow } from '../db/database';
-import type { ChatTurn } from '../providers/provider';
+import { AttemptStarts, type AttemptStart } from './attempt-starts';
+import { TERMINAL_STATUSES_SQL } from './status-sql';
 import { messageVersion } from './dto';
-
-/** How many earlier messages a generation sees. */
-const HISTORY_LIMIT = 50;
 
 /** How a stream ends: what `StreamRecords.finish` writes. */
 export interface StreamEnding {
@@ -16,13 +14,6 @@ export interface StreamEnding {
   error?: { code: string; message: string };
 }
 
-export type AttemptStart =
-  | { kind: 'started'; stream: StreamRow; history: ChatTurn[] }
-  | { kind: 'ended'; stream: StreamRow }
-  | { kind: 'gone' };
-
-/** `status NOT IN (…terminal)` for raw SQL: the terminal set comes from its one constant. */
-const NOT_ENDED = Prisma.sql`status NOT IN (${Prisma.join(TERMINAL_STREAM_STATUSES.map((s) => Prisma.sql`${s}::"StreamStatus"`))})`;
 
 /** The row `finish` reads back: the ended stream, and its message's columns prefixed. */
 type FinishedRow = StreamRow & {
@@ -35,30 +26,20 @@ type FinishedRow = StreamRow & {
 };
 
 /**
- * The Postgres side of a stream's life: two queries when an attempt starts, a
- * checkpoint at most every CHECKPOINT_MS, one transaction when it ends. Nothing per frame.
+ * The Postgres side of a stream's life: one statement when an attempt starts (shared by
+ * the attempts that start together), a checkpoint at most every CHECKPOINT_MS, one
+ * statement when it ends. Nothing per frame.
  */
 export class StreamRecords {
-  constructor(private readonly prisma: PrismaClient) {}
+  private readonly starts: AttemptStarts;
+
+  constructor(private readonly prisma: PrismaClient) {
+    this.starts = new AttemptStarts(prisma);
+  }
 
   /** Marks the attempt started and loads the conversation the provider answers. */
-  async startAttempt(streamId: string, attempt: number): Promise<AttemptStart> {
-    const [stream] = await this.prisma.stream.updateManyAndReturn({
-      where: { id: streamId, status: { notIn: [...TERMINAL_STREAM_STATUSES] } },
-      data: { status: 'streaming', attempt, startedAt: new Date() },
-    });
-    if (!stream) {
-      const ended = await this.prisma.stream.findUnique({ where: { id: streamId } });
-      return ended ? { kind: 'ended', stream: ended } : { kind: 'gone' };
-    }
-    const rows = await this.prisma.message.findMany({
-      where: { threadId: stream.threadId, id: { not: stream.messageId } },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: HISTORY_LIMIT,
-      select: { role: true, content: true },
-    });
-    const history = rows.reverse().filter((m) => m.content !== '');
-    return { kind: 'started', stream, history };
+  startAttempt(streamId: string, attempt: number): Promise<AttemptStart> {
+    return this.starts.start(streamId, attempt);
   }
 
   /** Saves the live content so far; ignored once the message is final or a newer write landed. */
@@ -85,7 +66,7 @@ export class StreamRecords {
       WITH s AS (
         UPDATE streams SET status = ${status}, seq = ${ending.seq}, ended_at = now(),
           error_code = ${ending.error?.code ?? null}, error_message = ${ending.error?.message ?? null}
-        WHERE id = ${streamId}::uuid AND ${NOT_ENDED} AND attempt = ${ending.attempt}
+        WHERE id = ${streamId}::uuid AND status NOT IN (${TERMINAL_STATUSES_SQL}) AND attempt = ${ending.attempt}
         RETURNING *
       ), m AS (
         UPDATE messages SET status = ${messageStatus}, content = ${ending.content},
