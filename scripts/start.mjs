@@ -36,27 +36,60 @@ function devSecret(dataDir, name = 'auth-secret') {
   return fs.readFileSync(file, 'utf8').trim();
 }
 
+/** How many of a process's last output lines a start-up failure prints. */
+const TAIL_LINES = 20;
+
+/** Spawns a built process, its output prefixed with its name; `child.tail` keeps its last lines. */
 function run(name, bundle, env) {
   const child = spawn(process.execPath, ['--enable-source-maps', path.join(repoRoot, 'dist', bundle, 'main.js')], {
     cwd: repoRoot,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  child.label = name;
+  child.tail = [];
+  const keep = (line) => {
+    child.tail.push(line);
+    if (child.tail.length > TAIL_LINES) child.tail.shift();
+  };
   const prefix = (stream, out) => {
     let rest = '';
     stream.on('data', (chunk) => {
       rest += chunk.toString();
       let nl;
       while ((nl = rest.indexOf('\n')) >= 0) {
-        out.write(`[${name}] ${rest.slice(0, nl)}\n`);
+        const line = rest.slice(0, nl);
+        keep(line);
+        out.write(`[${name}] ${line}\n`);
         rest = rest.slice(nl + 1);
       }
+    });
+    stream.on('end', () => {
+      if (rest) (keep(rest), out.write(`[${name}] ${rest}\n`));
+      rest = '';
     });
   };
   prefix(child.stdout, process.stdout);
   prefix(child.stderr, process.stderr);
   return child;
 }
+
+/** Resolves when the first of `children` has ended, its output read to the end ('close', not 'exit'). */
+function firstExit(children) {
+  return new Promise((resolve) => {
+    for (const child of children) child.once('close', (code, signal) => resolve({ child, code, signal }));
+  });
+}
+
+/** Why start-up failed: which process ended, how, and its last output lines. */
+function startupExitMessage({ child, code, signal }) {
+  const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
+  const tail = child.tail.length ? `; its last lines:\n${child.tail.map((l) => `  ${l}`).join('\n')}` : ', printing nothing';
+  return `${child.label} ${how} during start-up${tail}`;
+}
+
+const hasExited = (c) => c.exitCode !== null || c.signalCode !== null;
+const allExited = (children) => Promise.all(children.map((c) => new Promise((r) => (hasExited(c) ? r() : c.once('exit', r)))));
 
 /** Polls /readyz; generous, since a busy 2-core machine can take a while to start four processes. */
 async function waitForReady(url, timeoutMs = 120_000) {
@@ -105,14 +138,14 @@ async function main() {
   }
 
   let stopping = false;
+  let interrupted = false;
   const stopAll = (signal) => {
     if (stopping) return;
     stopping = true;
     log(`${signal}: stopping ${children.length} processes…`);
     for (const c of children) c.kill('SIGTERM');
   };
-  process.on('SIGINT', () => stopAll('SIGINT'));
-  process.on('SIGTERM', () => stopAll('SIGTERM'));
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => ((interrupted = true), stopAll(signal)));
   for (const c of children) {
     c.on('exit', (code, signal) => {
       if (!stopping) {
@@ -123,15 +156,18 @@ async function main() {
     });
   }
 
-  // From here on, a failure (an API that never turns ready) must not leave the processes behind.
+  // From here on, a failure must not leave the processes behind. A process that ends while
+  // the others start up (a configuration error, a port in use) fails at once, with its last
+  // lines, rather than after the readiness timeout.
   try {
-    await announce({ apis, workers, background, basePort, metricsBase, metricsPort, env });
+    const ended = await Promise.race([announce({ apis, workers, background, basePort, metricsBase, metricsPort, env }).then(() => null), firstExit(children)]);
+    if (ended && !interrupted) throw new Error(startupExitMessage(ended));
   } catch (err) {
     stopAll('failure');
-    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', r)))));
+    await allExited(children);
     throw err;
   }
-  await Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))));
+  await allExited(children);
 }
 
 /** Waits for the first API, then prints where everything is (and a dev token when they are on). */
@@ -166,7 +202,11 @@ async function announce({ apis, workers, background, basePort, metricsBase, metr
   }
 }
 
-main().catch((err) => {
-  console.error(`[start] ${err.message ?? err}`);
-  process.exit(1);
-});
+main().then(
+  // At once: a readiness poll interrupted by Ctrl-C would otherwise keep the process up.
+  () => process.exit(process.exitCode ?? 0),
+  (err) => {
+    console.error(`[start] ${err.message ?? err}`);
+    process.exit(1);
+  },
+);

@@ -9,7 +9,7 @@ import { ApiMetrics } from '../../apps/api/src/observability/api-metrics';
  */
 export function inertApp(options: { devTokens: boolean; queueBoard: boolean; maxMessageChars?: number; adminToken?: string | null }) {
   const deps = {
-    prisma: {}, readiness: {}, users: {}, threads: {}, canceller: {}, messages: {}, reader: {}, sender: {}, delivery: {}, chat: {},
+    prisma: {}, readiness: {}, users: {}, threads: {}, canceller: {}, messages: {}, reader: {}, sender: {}, delivery: {}, chat: {}, threadDeletions: {},
     capabilities: { backgroundStreaming: true, realtime: 'socket.io', providers: ['simulated'], defaultModel: 'simulated-1' },
     auth: { secret: 'x'.repeat(32), devTokens: options.devTokens, adminToken: options.adminToken ?? null },
     defaultModel: 'simulated-1', maxMessageChars: options.maxMessageChars ?? 32_000, maxBodyBytes: 65_536,

@@ -21,6 +21,7 @@ import { openApiRoutes } from './openapi/openapi-routes';
 import { listAppRoutes } from './openapi/route-list';
 import type { StreamCanceller } from './streams/stream-canceller';
 import { streamRoutes } from './streams/stream-routes';
+import type { ThreadDeletedPort } from './realtime/thread-deletions';
 import { threadRoutes } from './threads/thread-routes';
 import type { ThreadStore } from './threads/thread-store';
 
@@ -41,6 +42,8 @@ export interface AppDeps extends MessageRouteDeps {
   chat: { sender: MessageSender; streaming: ChatStreaming };
   /** Bull Board behind ADMIN_TOKEN (see admin/queue-board.ts); null: `/admin/queues` is a 404. */
   queueBoard: express.Router | null;
+  /** Tells the user's sockets on every instance that a thread was deleted. */
+  threadDeletions: ThreadDeletedPort;
 }
 
 /** A body that is not JSON would otherwise be silently ignored: refuse it instead. */
@@ -78,7 +81,7 @@ export function createApp(deps: AppDeps): Express {
   api.use(capabilitiesRoute(deps.capabilities));
   if (deps.auth.devTokens) api.use(devTokenRoutes(deps.auth.secret));
   api.use(requireUser(deps.auth.secret, deps.users));
-  api.use(threadRoutes({ threads: deps.threads, canceller: deps.canceller, prisma: deps.prisma }));
+  api.use(threadRoutes({ threads: deps.threads, canceller: deps.canceller, prisma: deps.prisma, deletions: deps.threadDeletions }));
   api.use(messageRoutes(deps));
   api.use(chatRoutes({ threads: deps.threads, chatSender: deps.chat.sender, streaming: deps.chat.streaming, canceller: deps.canceller, prisma: deps.prisma, defaultModel: deps.defaultModel }));
   api.use(streamRoutes({ reader: deps.reader, canceller: deps.canceller, prisma: deps.prisma }));

@@ -37,6 +37,7 @@ import { queuedDelivery, turnEnqueuer } from './messages/turn-delivery';
 import { ApiMetrics } from './observability/api-metrics';
 import { PresenceTracker } from './presence/presence-tracker';
 import { createRealtimeServer, type RealtimeServer } from './realtime/socket-server';
+import { SocketIoThreadDeletions } from './realtime/thread-deletions';
 import { StreamCanceller } from './streams/stream-canceller';
 import { StreamReader } from './streams/stream-reader';
 import { ThreadStore } from './threads/thread-store';
@@ -55,7 +56,7 @@ interface Common {
 
 /** The mode's own part of the app, and what to close on shutdown. */
 interface Mode {
-  app: Pick<AppDeps, 'readiness' | 'reader' | 'canceller' | 'sender' | 'delivery' | 'chat' | 'queueBoard'>;
+  app: Pick<AppDeps, 'readiness' | 'reader' | 'canceller' | 'sender' | 'delivery' | 'chat' | 'queueBoard' | 'threadDeletions'>;
   /** Attaches what the mode serves beside express (socket.io), once express has the server's requests. */
   attach(): void;
   /** Disconnects the mode's sockets; resolves once they are closed (it also waits for the HTTP server). */
@@ -97,6 +98,7 @@ function backgroundMode(c: Common, redis: NonNullable<Config['redis']>, users: U
       delivery,
       chat: { sender: new MessageSender(c.messages, rateLimiter, chatStreaming), streaming: chatStreaming },
       queueBoard: config.auth.adminToken ? queueBoardRoutes(config.auth.adminToken, [queue.queue]) : null,
+      threadDeletions: new SocketIoThreadDeletions(commands, keys.socketIoKey, logger),
     },
     attach() {
       io = createRealtimeServer(c.server, { secret: config.auth.secret, users, pubClient, subClient, socketIoKey: keys.socketIoKey, logger, threads, reader, presence });
@@ -129,6 +131,8 @@ function directMode(c: Common): Mode {
       delivery,
       chat: { sender: new MessageSender(c.messages, rateLimiter, chatStreaming), streaming: chatStreaming },
       queueBoard: null,
+      // No sockets in direct mode: a deleted thread has nobody else to tell.
+      threadDeletions: { threadDeleted: async () => undefined },
     },
     attach: () => undefined,
     closeSockets: async () => undefined,

@@ -12,6 +12,8 @@ export const EVENTS = {
   streamFailed: 'stream.failed',
   streamCancelled: 'stream.cancelled',
   notificationCreated: 'notification.created',
+  threadDeleted: 'thread.deleted',
+  sessionExpired: 'session.expired',
 } as const;
 
 /** Room names: every socket joins its user's room; `thread.open` joins the thread's. */
@@ -37,6 +39,10 @@ export interface StreamResetEvent { streamId: string; threadId: string; attempt:
 export interface StreamCompletedEvent { streamId: string; threadId: string; message: Message }
 export interface StreamFailedEvent { streamId: string; threadId: string; messageId: string; error: StreamError }
 export interface StreamCancelledEvent { streamId: string; threadId: string; messageId: string }
+/** A thread of the user was deleted (in any tab): views show it gone; sockets have left its room. */
+export interface ThreadDeletedEvent { threadId: string }
+/** Sent just before the server disconnects a socket whose token expired; reconnect with a fresh token. */
+export interface SessionExpiredEvent { reason: 'token_expired'; expiredAt: string }
 
 export interface ServerToClientEvents {
   'stream.started': (e: StreamStartedEvent) => void;
@@ -46,6 +52,8 @@ export interface ServerToClientEvents {
   'stream.failed': (e: StreamFailedEvent) => void;
   'stream.cancelled': (e: StreamCancelledEvent) => void;
   'notification.created': (n: Notification) => void;
+  'thread.deleted': (e: ThreadDeletedEvent) => void;
+  'session.expired': (e: SessionExpiredEvent) => void;
 }
 
 /** The payload a server-to-client event carries. */

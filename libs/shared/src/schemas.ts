@@ -38,7 +38,11 @@ export const sendMessageBody = (maxChars: number) =>
   z.strictObject({ content: storedText().min(1).max(maxChars), model: modelSchema.optional() });
 export const idempotencyKeySchema = z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/, 'printable ASCII only');
 
-export const devTokenBody = z.strictObject({ userId: z.string().min(1).max(200).regex(/^[\w.@-]+$/) });
+export const devTokenBody = z.strictObject({
+  userId: z.string().min(1).max(200).regex(/^[\w.@-]+$/),
+  /** Seconds the token is valid (default 24 hours): short ones let a client try token expiry. */
+  expiresInS: z.number().int().min(1).max(86_400).optional(),
+});
 
 /** `thread.open` / `thread.close` payload. */
 export const threadRefPayload = z.strictObject({ threadId: threadIdSchema });

@@ -11,8 +11,19 @@ function keyFor(secret: string): KeyObject {
   return cachedKey.key;
 }
 
+/** What a verified token says: who, and until when (ms since the epoch; absent when it has no `exp`). */
+export interface TokenClaims {
+  userId: string;
+  expiresAt?: number;
+}
+
 /** Verifies an HS256 JWT and returns its `sub`, the user id. Any problem is a 401. */
 export function verifyToken(token: string | undefined, secret: string): string {
+  return verifyTokenClaims(token, secret).userId;
+}
+
+/** `verifyToken`, also returning the token's expiry: a socket is disconnected when its token expires. */
+export function verifyTokenClaims(token: string | undefined, secret: string): TokenClaims {
   if (!token) throw new ApiError('unauthorized', 'missing bearer token');
   let payload: string | jwt.JwtPayload;
   try {
@@ -23,10 +34,12 @@ export function verifyToken(token: string | undefined, secret: string): string {
   }
   const sub = typeof payload === 'object' ? payload.sub : undefined;
   if (typeof sub !== 'string' || !USER_ID.test(sub)) throw new ApiError('unauthorized', 'token has no valid sub');
-  return sub;
+  // jsonwebtoken has already refused an `exp` that is not a number.
+  const exp = typeof payload === 'object' ? payload.exp : undefined;
+  return typeof exp === 'number' ? { userId: sub, expiresAt: exp * 1000 } : { userId: sub };
 }
 
-/** Signs a token for `userId` (dev tokens and tests). */
+/** Signs a token for `userId` (dev tokens and tests), valid `expiresInSeconds` (24 hours by default). */
 export function signToken(userId: string, secret: string, expiresInSeconds = 24 * 3600): string {
   return jwt.sign({ sub: userId }, secret, { algorithm: 'HS256', expiresIn: expiresInSeconds });
 }

@@ -4,13 +4,27 @@ import { Server, type Socket } from 'socket.io';
 import { ApiError, rooms, type ClientToServerEvents, type ServerToClientEvents } from '@bgs/shared';
 import { isDatabaseUnavailable, type Logger, type Redis } from '@bgs/server';
 import type { UserRegistry } from '../auth/require-user';
-import { verifyToken } from '../auth/tokens';
+import { verifyTokenClaims } from '../auth/tokens';
 import { resyncAfterRedisLoss } from './resync-after-redis-loss';
+import { disconnectWhenTokenExpires } from './session-expiry';
+import { forgetDeletedThreads, THREAD_DELETED_SERVER_EVENT } from './thread-deletions';
 import { registerThreadHandlers, type ThreadHandlerDeps } from './thread-handlers';
 import { answerUnknownEvents } from './unknown-events';
 
-export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, { userId: string }>;
-export type RealtimeSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, { userId: string }>;
+/** Events between API instances (server-side emits over the Redis adapter). */
+export interface InterServerEvents {
+  /** A thread was deleted: each instance's sockets leave its room and drop its presence. */
+  [THREAD_DELETED_SERVER_EVENT]: (threadId: string) => void;
+}
+
+/** What the handshake established: the user, and when the token expires (ms since the epoch; none without `exp`). */
+export interface SocketData {
+  userId: string;
+  tokenExpiresAt?: number;
+}
+
+export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+export type RealtimeSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 export interface RealtimeDeps extends ThreadHandlerDeps {
   secret: string;
@@ -24,7 +38,8 @@ export interface RealtimeDeps extends ThreadHandlerDeps {
 /**
  * socket.io on the API's HTTP server, with the Redis adapter so a worker's emitter
  * reaches sockets on every instance. Each socket joins `user:<id>`; `thread.open`
- * joins `thread:<id>`.
+ * joins `thread:<id>`. A socket is disconnected when its token expires, after
+ * `session.expired`; a deleted thread's room and presence are dropped on every instance.
  */
 export function createRealtimeServer(http: HttpServer, deps: RealtimeDeps): RealtimeServer {
   const io: RealtimeServer = new Server(http, {
@@ -33,10 +48,13 @@ export function createRealtimeServer(http: HttpServer, deps: RealtimeDeps): Real
     adapter: createAdapter(deps.pubClient, deps.subClient, { key: deps.socketIoKey }),
   });
   resyncAfterRedisLoss(io, deps.subClient, deps.logger);
+  forgetDeletedThreads(io, deps.presence, deps.logger);
   io.use((socket, next) => {
     try {
       const token = (socket.handshake.auth as { token?: unknown })?.token;
-      socket.data.userId = verifyToken(typeof token === 'string' ? token : undefined, deps.secret);
+      const claims = verifyTokenClaims(typeof token === 'string' ? token : undefined, deps.secret);
+      socket.data.userId = claims.userId;
+      socket.data.tokenExpiresAt = claims.expiresAt;
     } catch {
       return next(new Error('unauthorized'));
     }
@@ -49,6 +67,7 @@ export function createRealtimeServer(http: HttpServer, deps: RealtimeDeps): Real
     void socket.join(rooms.user(socket.data.userId));
     registerThreadHandlers(socket, deps);
     answerUnknownEvents(socket);
+    disconnectWhenTokenExpires(socket, socket.data.tokenExpiresAt);
   });
   return io;
 }

@@ -4,11 +4,20 @@ import { toThread, type PrismaClient } from '@bgs/server';
 import { userIdOf } from '../auth/require-user';
 import { decodeCursor } from '../http/cursor';
 import { parseInput } from '../http/validate';
+import type { ThreadDeletedPort } from '../realtime/thread-deletions';
 import type { StreamCanceller } from '../streams/stream-canceller';
 import type { ThreadStore } from './thread-store';
 
-export function threadRoutes(deps: { threads: ThreadStore; canceller: StreamCanceller; prisma: PrismaClient }): Router {
-  const { threads, canceller, prisma } = deps;
+export interface ThreadRouteDeps {
+  threads: ThreadStore;
+  canceller: StreamCanceller;
+  prisma: PrismaClient;
+  /** Tells the user's sockets on every instance (background mode; direct mode has no sockets to tell). */
+  deletions: ThreadDeletedPort;
+}
+
+export function threadRoutes(deps: ThreadRouteDeps): Router {
+  const { threads, canceller, prisma, deletions } = deps;
   const router = Router();
 
   router.post('/threads', async (req, res) => {
@@ -40,6 +49,9 @@ export function threadRoutes(deps: { threads: ThreadStore; canceller: StreamCanc
     await threads.delete(userIdOf(res), threadId);
     // After the delete, so no new stream can start on the thread in between.
     if (active) await canceller.cancelDeleted(active);
+    // After the cancel, so the thread's sockets get `stream.cancelled` before they leave its room;
+    // before the answer, so a thread created again under this id starts with no room or presence.
+    await deletions.threadDeleted(userIdOf(res), threadId);
     res.status(204).end();
   });
 
