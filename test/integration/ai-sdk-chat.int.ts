@@ -4,6 +4,7 @@ import { SseParser } from '@bgs/shared';
 import { simulatedAnswer } from '@bgs/server';
 import { grewTo, StockChat, textOf } from '../support/ai-sdk-chat';
 import { eventually, type HttpClient } from '../support/http';
+import { closeThread, connectSocket, openThread } from '../support/sockets';
 import { TestSystem } from '../support/system';
 
 /**
@@ -110,6 +111,15 @@ describe('the AI SDK chat protocol (background streaming)', () => {
     const later = new StockChat(system.url(), alice.token, id);
     await later.resumeStream();
     expect([later.status, later.view.messages.length]).toEqual(['ready', 0]);
+    // The chat's thread is a thread like any other, on the socket too.
+    const socket = await connectSocket(system.url(), alice.token);
+    try {
+      const ack = await openThread(socket, id);
+      expect(ack).toMatchObject({ ok: true, streams: [{ status: 'completed', content: expected }] });
+      expect(await closeThread(socket, id)).toEqual({ ok: true });
+    } finally {
+      socket.disconnect();
+    }
   });
 
   it('a disconnect mid-answer never stops it; resumeStream() on a new chat shows the whole answer, no gap, no duplicate', async () => {
