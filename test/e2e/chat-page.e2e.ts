@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { simulatedAnswer } from '@bgs/server';
@@ -219,6 +221,31 @@ describe('the demo chat page in a browser', () => {
     await chat.row(story).locator('.streaming-indicator').waitFor({ state: 'hidden' });
   });
 
+  it('a thread deleted in another tab says so in words, leaves the list, and takes no more messages', async () => {
+    const { api, chat, threads } = await userWithThreads('Short-lived', 'Stays');
+    const [doomed, stays] = threads;
+    await chat.openThread(doomed);
+    await chat.send('Write on and on [sim tokens=400 rate=20]');
+    await chat.waitForAnswer({ status: 'streaming', minLength: 1 });
+
+    // Another tab (here: a REST call of the same user) deletes it.
+    expect((await api.delete(`/api/threads/${doomed}`)).status).toBe(204);
+    const notice = chat.page.locator('#thread-status');
+    await notice.filter({ hasText: 'This chat was deleted (here or in another tab).' }).waitFor();
+    expect(await notice.getAttribute('data-kind')).toBe('gone');
+    await chat.row(doomed).waitFor({ state: 'detached' });
+    await chat.page.locator('#composer').waitFor({ state: 'hidden' });
+    // What was written stays on screen, stopped.
+    expect((await chat.answer())?.status).toBe('cancelled');
+    expect(await chat.page.locator('#connection').getAttribute('data-status')).toBe('connected');
+
+    // The other thread is untouched and works.
+    await chat.openThread(stays);
+    expect(await notice.isHidden()).toBe(true);
+    await chat.send('Still here? [sim tokens=5 rate=100]');
+    await chat.waitForAnswer({ status: 'complete' });
+  });
+
   it('a new chat made on the page is named after its first message', async () => {
     const { chat } = await userWithThreads();
     await chat.page.locator('#new-thread').click();
@@ -263,5 +290,49 @@ describe('the demo chat page without dev tokens', () => {
     await chat.page.locator('#user').filter({ hasText: 'Signed in with a token' }).waitFor();
     // The browser logs the refused token (401) and the missing dev-token route (404) as failed requests; nothing else went wrong.
     expect(chat.problems.filter((p) => !/status of (401|404)/.test(p))).toEqual([]);
+  });
+});
+
+/**
+ * The page served by a static host with no API behind it (the same built files, and a
+ * 404 page for everything else, /api included): it says so instead of failing.
+ */
+describe('the demo chat page without a chat server', () => {
+  let browser: Browser;
+  let host: http.Server;
+  let url = '';
+  let chat: ChatPage | null = null;
+  const DIST = path.resolve(__dirname, '..', '..', 'dist', 'demo');
+
+  beforeAll(async () => {
+    const files: Record<string, [string, string]> = {
+      '/': ['index.html', 'text/html; charset=utf-8'],
+      '/demo/chat.js': ['chat.js', 'text/javascript; charset=utf-8'],
+      '/demo/chat.css': ['chat.css', 'text/css; charset=utf-8'],
+    };
+    host = http.createServer((req, res) => {
+      const file = files[new URL(req.url ?? '/', 'http://x').pathname];
+      if (!file) return void res.writeHead(404, { 'content-type': 'text/html' }).end('<!doctype html><h1>Not found</h1>');
+      res.writeHead(200, { 'content-type': file[1] }).end(fs.readFileSync(path.join(DIST, file[0])));
+    });
+    await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(host.address() as AddressInfo).port}`;
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await chat?.close();
+    await browser?.close();
+    host?.closeAllConnections();
+    await new Promise<void>((resolve) => host?.close(() => resolve()));
+  });
+
+  it('says the chat server cannot be reached, and asks for no sign-in', async () => {
+    chat = await ChatPage.open(browser, url, 'static-user');
+    await chat.page.locator('#connection[data-status="unavailable"]').filter({ hasText: 'No chat server' }).waitFor();
+    await chat.page.locator('#pane-problem').filter({ hasText: 'The chat server cannot be reached from this page' }).waitFor();
+    expect(await chat.page.locator('#sign-in').isHidden()).toBe(true);
+    expect(await chat.page.locator('#new-thread').isDisabled()).toBe(true);
+    // The one failed request is the capabilities read (the browser logs its 404); nothing else went wrong.
+    expect(chat.problems.filter((p) => !/status of 404/.test(p))).toEqual([]);
   });
 });

@@ -1,34 +1,52 @@
 import type { Capabilities, Notification, Page, SendMessageResult, Thread } from '@bgs/shared/browser';
+import { DEFAULT_RETRY_DELAYS, type Problem, type RetryDelays } from './backoff';
 import { DirectTransport } from './direct-transport';
 import { defaultScheduler, type FrameScheduler } from './frame-scheduler';
 import { HistoryLoader } from './history-loader';
 import { ChatApiError, HttpApi } from './http-api';
-import { RealtimeTransport } from './realtime-transport';
+import { RealtimeTransport, type SocketTransports } from './realtime-transport';
 import { ThreadStore } from './thread-store';
 import { createThreadView, type ThreadView } from './thread-view';
+import { Tokens, type TokenSource } from './tokens';
 import type { ConnectionStatus, SendOptions, Transport, TransportContext } from './transport';
 
 /** Where the API is, who the user is, and the knobs a UI or a test may turn. */
 export interface ChatClientOptions {
   /** The API's origin, e.g. `http://localhost:3000`; `''` for the page's own origin. */
   baseUrl: string;
-  /** The user's bearer token (JWT). */
-  token: string;
+  /**
+   * The user's bearer token (JWT), or a function that returns one (sync or async). A
+   * function is called for every REST request and every socket (re)connection, with
+   * `{ refresh: true }` after the server refused the previous token or expired the session.
+   */
+  token: TokenSource;
   /** When UI updates run; default: once per animation frame in a browser, every 16 ms in Node. */
   scheduler?: FrameScheduler;
   /** Defaults to the global `fetch`. */
   fetch?: typeof fetch;
   /** Where socket.io listens, if not at `baseUrl`. */
   socketUrl?: string;
-  /** Fallback poll cadence while the socket is down (default 2000 ms). */
+  /**
+   * `auto` (default): WebSocket, falling back to HTTP long-polling when it cannot be
+   * opened (a proxy that refuses upgrades; several API instances then need sticky
+   * sessions). `websocket-only`: never poll.
+   */
+  transports?: SocketTransports;
+  /** Fallback poll cadence of a viewed thread that gets no live updates (default 2000 ms). */
   pollIntervalMs?: number;
-  /** First socket.io reconnection delay (default 1000 ms). */
+  /** First socket.io reconnection delay after a lost connection (default 1000 ms, up to 5×). */
   reconnectDelayMs?: number;
-  /** How long a `thread.open` waits for its ack (default 10 s). */
+  /** How long a `thread.open`, or a socket connection, waits for the server's answer (default 10 s). */
   ackTimeoutMs?: number;
+  /**
+   * Backoff of the client's own retries: a connection the server refused for now
+   * (`unavailable`, `internal`, no answer), a `thread.open` likewise, a failed history
+   * read. Doubles from `min` to `max` with ±25 % jitter (default 500 ms to 10 s).
+   */
+  retryDelayMs?: { min?: number; max?: number };
   /** Messages read when a thread opens (default 50). */
   historyLimit?: number;
-  /** Failures nobody awaits (a background read, a listener that threw). Default: `console.warn`. */
+  /** Failures nobody awaits (a background read, a listener that threw, a refused connection). Default: `console.warn`. */
   onError?: (err: unknown, context: Record<string, unknown>) => void;
 }
 
@@ -43,7 +61,7 @@ export interface ClientStats {
   viewedThreads: number;
   /** Thread rooms the socket has joined on the server. */
   joinedThreads: number;
-  /** Timers of the client's own: the fallback poll and the scheduled UI update. */
+  /** Timers of the client's own: the fallback poll, retries, the connection answer timeout, the scheduled UI update. */
   timers: number;
   /** Fallback poll rounds run so far. */
   pollRounds: number;
@@ -55,11 +73,18 @@ export interface ClientStats {
   notificationListeners: number;
 }
 
+/**
+ * `background` (REST + socket.io), `direct` (answers stream in the send response), or
+ * `unavailable`: no chat API answers at `baseUrl` (a static host), so the client does
+ * nothing and every call rejects with `ChatApiError` `unavailable`.
+ */
+export type ChatClientMode = 'background' | 'direct' | 'unavailable';
+
 /** What a chat page uses: threads, views of them, sending, notifications. */
 export interface ChatClient {
-  /** What the API said at start-up: decides the transport. */
-  readonly capabilities: Capabilities;
-  readonly mode: 'background' | 'direct';
+  /** What the API said at start-up: decides the transport; null when no API answered. */
+  readonly capabilities: Capabilities | null;
+  readonly mode: ChatClientMode;
   readonly threads: {
     list(query?: { limit?: number; cursor?: string }): Promise<Page<Thread>>;
     create(body?: { title?: string }): Promise<Thread>;
@@ -67,6 +92,8 @@ export interface ChatClient {
     patch(threadId: string, body: { title?: string; muted?: boolean }): Promise<Thread>;
     /** Deletes the thread (its running answer is cancelled). */
     delete(threadId: string): Promise<void>;
+    /** Calls `listener` when a thread is deleted, here or in another tab (background mode); returns the unsubscribe. */
+    onDeleted(listener: (threadId: string) => void): () => void;
   };
   /** Shows a thread: its history, then live updates while the view is open. */
   openThread(threadId: string): ThreadView;
@@ -85,8 +112,10 @@ export interface ChatClient {
     /** Calls `listener` for each new notification (background mode); returns the unsubscribe. */
     onNotification(listener: (n: Notification) => void): () => void;
   };
-  /** `connected`, `reconnecting`… for a banner; `none` in direct mode. */
+  /** `connected`, `reconnecting`… for a banner; `none` in direct mode and when unavailable. */
   connection(): ConnectionStatus;
+  /** Why the connection is not up (`unavailable`, `timeout`, `unauthorized`…), or null. */
+  connectionProblem(): Problem | null;
   onConnectionChange(listener: (status: ConnectionStatus) => void): () => void;
   /** Runs the pending UI update now. */
   flush(): void;
@@ -97,22 +126,53 @@ export interface ChatClient {
 
 /**
  * Connects a chat UI to the API: reads `/capabilities`, then uses the background
- * transport (REST + socket.io) or the direct one (SSE in the send response).
+ * transport (REST + socket.io) or the direct one (SSE in the send response). When no
+ * chat API answers there (a 404 page, HTML, no server), it resolves all the same, with
+ * `mode: 'unavailable'`: nothing runs and every call rejects with `unavailable`.
  */
 export async function createChatClient(options: ChatClientOptions): Promise<ChatClient> {
-  const api = new HttpApi({ baseUrl: options.baseUrl, token: options.token, ...(options.fetch ? { fetch: options.fetch } : {}) });
-  const capabilities = await api.capabilities();
+  const tokens = new Tokens(options.token);
+  const api = new HttpApi({ baseUrl: options.baseUrl, token: tokens, ...(options.fetch ? { fetch: options.fetch } : {}) });
   const report = options.onError ?? ((err: unknown, context: Record<string, unknown>) => console.warn('chat client:', context, err));
+  let capabilities: Capabilities;
+  try {
+    capabilities = await api.capabilities();
+  } catch (err) {
+    report(err, { what: 'capabilities' });
+    return unavailableClient(err instanceof ChatApiError ? err : new ChatApiError('unavailable', String(err), 0));
+  }
+  const retryDelays: RetryDelays = { minMs: options.retryDelayMs?.min ?? DEFAULT_RETRY_DELAYS.minMs, maxMs: options.retryDelayMs?.max ?? DEFAULT_RETRY_DELAYS.maxMs };
   const store = new ThreadStore(options.scheduler ?? defaultScheduler(), (err) => report(err, { what: 'thread listener' }));
-  const history = new HistoryLoader(api, store, options.historyLimit ?? 50);
+  const views = new Map<string, { count: number; ready: Promise<void> }>();
+  // Late-bound: the loader and the transport know of each other through these closures.
+  let transport: Transport | null = null;
+  const history = new HistoryLoader(api, store, {
+    limit: options.historyLimit ?? 50,
+    retryDelays,
+    viewed: (threadId) => views.has(threadId),
+    loaded: (threadId) => transport?.threadChanged(threadId),
+  });
   const notificationListeners = new Set<(n: Notification) => void>();
   const statusListeners = new Set<(s: ConnectionStatus) => void>();
+  const deletedListeners = new Set<(threadId: string) => void>();
+  /** Threads known deleted (so a deletion heard twice, from here and from the server, is told once). */
+  const deletedThreads = new Set<string>();
+  const threadDeleted = (threadId: string) => {
+    if (deletedThreads.has(threadId)) return;
+    if (deletedThreads.size >= 1_000) deletedThreads.clear();
+    deletedThreads.add(threadId);
+    history.cancel(threadId);
+    store.deleted(threadId, views.has(threadId));
+    transport?.forget(threadId);
+    deletedListeners.forEach((l) => call(l, threadId));
+  };
   const ctx: TransportContext = {
     api,
     store,
     refreshHistory: (threadId) => void history.load(threadId),
     notification: (n) => notificationListeners.forEach((l) => call(l, n)),
     statusChanged: (s) => statusListeners.forEach((l) => call(l, s)),
+    threadDeleted,
     report,
   };
   function call<T>(listener: (v: T) => void, value: T): void {
@@ -124,17 +184,19 @@ export async function createChatClient(options: ChatClientOptions): Promise<Chat
   }
 
   const background = capabilities.backgroundStreaming && capabilities.realtime === 'socket.io';
-  const transport: Transport = background
+  const live: Transport = background
     ? new RealtimeTransport(ctx, {
         url: options.socketUrl ?? options.baseUrl,
-        token: options.token,
+        tokens,
         pollIntervalMs: options.pollIntervalMs ?? 2_000,
         reconnectDelayMs: options.reconnectDelayMs ?? 1_000,
         ackTimeoutMs: options.ackTimeoutMs ?? 10_000,
+        retryDelays,
+        transports: options.transports ?? 'auto',
       })
     : new DirectTransport(ctx);
+  transport = live;
 
-  const views = new Map<string, { count: number; ready: Promise<void> }>();
   let openViews = 0;
   let localSeq = 0;
   let closed = false;
@@ -144,12 +206,20 @@ export async function createChatClient(options: ChatClientOptions): Promise<Chat
     mode: background ? 'background' : 'direct',
     threads: {
       list: (q) => api.listThreads(q),
-      create: (body) => api.createThread(body),
+      create: async (body) => {
+        const thread = await api.createThread(body);
+        deletedThreads.delete(thread.id);
+        return thread;
+      },
       get: (id) => api.getThread(id),
       patch: (id, body) => api.patchThread(id, body),
       delete: async (id) => {
         await api.deleteThread(id);
-        store.forget(id);
+        threadDeleted(id);
+      },
+      onDeleted(listener) {
+        deletedListeners.add(listener);
+        return () => void deletedListeners.delete(listener);
       },
     },
 
@@ -160,8 +230,12 @@ export async function createChatClient(options: ChatClientOptions): Promise<Chat
       if (!viewed) {
         // Left earlier: an answer may have ended meanwhile, so the cached state is not shown as current.
         store.dispatch(threadId, { type: 'reopened' });
-        viewed = { count: 0, ready: Promise.all([history.load(threadId), transport.watch(threadId)]).then(() => undefined) };
-        views.set(threadId, viewed);
+        deletedThreads.delete(threadId);
+        // Registered before the reads start: a failed read is retried only while the thread is viewed.
+        const entry = { count: 0, ready: Promise.resolve() };
+        views.set(threadId, entry);
+        entry.ready = Promise.all([history.load(threadId), live.watch(threadId)]).then(() => undefined);
+        viewed = entry;
       }
       viewed.count++;
       openViews++;
@@ -170,7 +244,8 @@ export async function createChatClient(options: ChatClientOptions): Promise<Chat
         openViews--;
         if (--entry.count > 0 || views.get(threadId) !== entry) return;
         views.delete(threadId);
-        transport.unwatch(threadId);
+        history.cancel(threadId);
+        live.unwatch(threadId);
       });
     },
 
@@ -181,14 +256,14 @@ export async function createChatClient(options: ChatClientOptions): Promise<Chat
       store.ensure(threadId);
       store.dispatch(threadId, { type: 'sending', pending: { localId, content: text, createdAt: new Date().toISOString() } });
       try {
-        return await transport.send(threadId, text, localId, sendOptions);
+        return await live.send(threadId, text, localId, sendOptions);
       } catch (err) {
         store.dispatch(threadId, { type: 'sendFailed', localId });
         throw err;
       }
     },
 
-    cancel: (streamId) => transport.cancel(streamId),
+    cancel: (streamId) => live.cancel(streamId),
 
     notifications: {
       list: (q) => api.listNotifications(q),
@@ -200,7 +275,8 @@ export async function createChatClient(options: ChatClientOptions): Promise<Chat
       },
     },
 
-    connection: () => transport.status(),
+    connection: () => live.status(),
+    connectionProblem: () => live.problem(),
     onConnectionChange(listener) {
       statusListeners.add(listener);
       return () => void statusListeners.delete(listener);
@@ -209,14 +285,14 @@ export async function createChatClient(options: ChatClientOptions): Promise<Chat
     flush: () => store.flush(),
 
     stats() {
-      const t = transport.counts();
+      const t = live.counts();
       return {
         socketListeners: t.socketListeners,
         subscriptions: store.subscriptions,
         openViews,
         viewedThreads: views.size,
         joinedThreads: t.joinedThreads,
-        timers: t.timers + store.scheduled,
+        timers: t.timers + store.scheduled + history.timers,
         pollRounds: t.pollRounds,
         pendingRequests: api.pending,
         liveResponses: t.liveResponses,
@@ -228,10 +304,54 @@ export async function createChatClient(options: ChatClientOptions): Promise<Chat
     close() {
       if (closed) return;
       closed = true;
-      transport.close();
+      live.close();
+      history.close();
       store.close();
       notificationListeners.clear();
       statusListeners.clear();
+      deletedListeners.clear();
     },
+  };
+}
+
+/**
+ * The client when no chat API answers at `baseUrl` (a static host, an HTML fallback,
+ * nothing listening): no socket, no timer, no request. Every call rejects (throws, for
+ * `openThread`) with `ChatApiError` `unavailable`, so the page can keep its own
+ * client-side streaming.
+ */
+function unavailableClient(cause: ChatApiError): ChatClient {
+  const problem = { code: 'unavailable', message: cause.message };
+  const refuse = (): never => {
+    throw new ChatApiError('unavailable', `the chat API is not available: ${cause.message}`, cause.status);
+  };
+  const rejected = async (): Promise<never> => refuse();
+  const stats: ClientStats = {
+    socketListeners: 0,
+    subscriptions: 0,
+    openViews: 0,
+    viewedThreads: 0,
+    joinedThreads: 0,
+    timers: 0,
+    pollRounds: 0,
+    pendingRequests: 0,
+    liveResponses: 0,
+    cachedThreads: 0,
+    notificationListeners: 0,
+  };
+  return {
+    capabilities: null,
+    mode: 'unavailable',
+    threads: { list: rejected, create: rejected, get: rejected, patch: rejected, delete: rejected, onDeleted: () => () => undefined },
+    openThread: refuse,
+    send: rejected,
+    cancel: rejected,
+    notifications: { list: rejected, markRead: rejected, readAll: rejected, onNotification: () => () => undefined },
+    connection: () => 'none',
+    connectionProblem: () => problem,
+    onConnectionChange: () => () => undefined,
+    flush: () => undefined,
+    stats: () => ({ ...stats }),
+    close: () => undefined,
   };
 }

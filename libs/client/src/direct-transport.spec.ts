@@ -35,6 +35,7 @@ function setup() {
     refreshHistory: (id) => void refreshed.push(id),
     notification: () => undefined,
     statusChanged: () => undefined,
+    threadDeleted: () => undefined,
     report: () => undefined,
   };
   const transport = new DirectTransport(ctx);

@@ -26,11 +26,19 @@ export class DirectTransport implements Transport {
 
   constructor(private readonly ctx: TransportContext) {}
 
-  watch(): Promise<void> {
+  /** The send response carries the updates: a viewed thread is as live as it gets. */
+  watch(threadId: string): Promise<void> {
+    this.ctx.store.dispatch(threadId, { type: 'link', link: 'live', problem: null });
     return Promise.resolve();
   }
 
-  unwatch(): void {}
+  unwatch(threadId: string): void {
+    this.ctx.store.dispatch(threadId, { type: 'link', link: 'idle', problem: null });
+  }
+
+  forget(): void {}
+
+  threadChanged(): void {}
 
   send(threadId: string, content: string, localId: string, options: SendOptions): Promise<SendMessageResult> {
     return new Promise((resolve, reject) => {
@@ -126,6 +134,10 @@ export class DirectTransport implements Transport {
 
   status(): ConnectionStatus {
     return 'none';
+  }
+
+  problem(): null {
+    return null;
   }
 
   counts(): TransportCounts {

@@ -14,24 +14,25 @@ describe('FallbackPoller', () => {
     await jest.advanceTimersByTimeAsync(ms);
   };
 
-  it('polls nothing while the socket is up', async () => {
-    const { poller, polled } = setup(['s1']);
+  it('polls nothing while there is nothing unjoined to ask about', async () => {
+    const { poller, polled } = setup([]);
     poller.update();
     await tick(5_000);
     expect(polled).toEqual([]);
     expect(poller.timers).toBe(0);
   });
 
-  it('while the socket is down, polls the targets once per interval, and stops when it is back', async () => {
-    const { poller, polled } = setup(['s1', 's2']);
-    poller.setSocketDown(true);
+  it('polls the targets once per interval, and stops when there are none left (the thread is joined)', async () => {
+    const { poller, polled, targets } = setup(['s1', 's2']);
+    poller.update();
     await tick(999);
     expect(polled).toEqual([]);
     await tick(1);
     expect(polled).toEqual(['s1', 's2']);
     await tick(2_000);
     expect(polled).toHaveLength(6);
-    poller.setSocketDown(false);
+    targets.length = 0;
+    poller.update();
     expect(poller.timers).toBe(0);
     await tick(5_000);
     expect(polled).toHaveLength(6);
@@ -39,7 +40,7 @@ describe('FallbackPoller', () => {
 
   it('keeps no timer when there is nothing to ask about, and starts when a stream id arrives', async () => {
     const { poller, polled, targets } = setup([]);
-    poller.setSocketDown(true);
+    poller.update();
     expect(poller.timers).toBe(0);
     targets.push('s1');
     poller.update();
@@ -62,7 +63,7 @@ describe('FallbackPoller', () => {
         return new Promise<void>((r) => setTimeout(() => (inFlight--, r()), 350));
       },
     });
-    poller.setSocketDown(true);
+    poller.update();
     await tick(3_000);
     expect(most).toBe(1);
     // Rounds start at 100, 550, 1000 … ms: 100 ms after the previous 350 ms poll ended.

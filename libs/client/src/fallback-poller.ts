@@ -1,34 +1,28 @@
 /**
- * While the socket is down, asks `GET /streams/:id` about the streams of the threads
- * being viewed, every `intervalMs` (a fixed cadence: the next round starts that long
- * after the previous one ended). Threads nobody views are never polled, and nothing
- * runs while the socket is up or when there is nothing to ask about.
+ * Asks `GET /streams/:id` about the running streams of the viewed threads that get no
+ * live updates (not joined: the socket is down, or the server could not open the thread
+ * yet), every `intervalMs` (a fixed cadence: the next round starts that long after the
+ * previous one ended). `targets` decides what that is; threads nobody views are never
+ * polled, and nothing runs when there is nothing to ask about.
  */
 export class FallbackPoller {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private running = false;
-  private down = false;
   private closed = false;
   private rounds = 0;
 
   constructor(
     private readonly options: {
       intervalMs: number;
-      /** Stream ids to ask about now: the active streams of the viewed threads. */
+      /** Stream ids to ask about now: the active streams of the viewed threads that are not joined. */
       targets: () => string[];
       poll: (streamId: string) => Promise<void>;
     },
   ) {}
 
-  /** The socket went down (true) or came back (false). */
-  setSocketDown(down: boolean): void {
-    this.down = down;
-    this.update();
-  }
-
-  /** Re-reads the targets: call when a thread is viewed or left, or a stream id arrives. */
+  /** Re-reads the targets: call when a thread is viewed, joined or left, the socket goes up or down, or a stream id arrives. */
   update(): void {
-    const wanted = !this.closed && this.down && this.options.targets().length > 0;
+    const wanted = !this.closed && this.options.targets().length > 0;
     if (wanted && !this.timer && !this.running) this.timer = setTimeout(() => void this.round(), this.options.intervalMs);
     else if (!wanted && this.timer) {
       clearTimeout(this.timer);

@@ -8,6 +8,7 @@ import type {
   StreamState,
   Thread,
 } from '@bgs/shared/browser';
+import { Tokens, type TokenSource } from './tokens';
 
 /** An error answer of the API (its stable `code`), or `network` when no answer came. */
 export class ChatApiError extends Error {
@@ -28,7 +29,7 @@ export class ChatApiError extends Error {
 /** Where the API is and whose token to send. */
 export interface HttpApiOptions {
   baseUrl: string;
-  token: string;
+  token: TokenSource | Tokens;
   fetch?: typeof fetch;
 }
 
@@ -55,9 +56,11 @@ export class HttpApi {
   private inFlight = 0;
   private readonly base: string;
   private readonly fetchImpl: typeof fetch;
+  readonly tokens: Tokens;
 
-  constructor(private readonly options: HttpApiOptions) {
+  constructor(options: HttpApiOptions) {
     this.base = options.baseUrl.replace(/\/+$/, '');
+    this.tokens = options.token instanceof Tokens ? options.token : new Tokens(options.token);
     // Called unbound, browsers refuse `fetch` ("Illegal invocation").
     this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
   }
@@ -67,25 +70,49 @@ export class HttpApi {
     return this.inFlight;
   }
 
-  /** A raw request with auth; resolves with the response whatever its status. */
-  async raw(method: string, path: string, init: { body?: unknown; query?: Query; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Response> {
+  /**
+   * A raw request with auth; resolves with the response whatever its status. The token
+   * is asked for on every request; a 401 asks the token function for a fresh one and
+   * tries once more (a fixed token string is not retried). `auth: false` sends none.
+   */
+  async raw(
+    method: string,
+    path: string,
+    init: { body?: unknown; query?: Query; headers?: Record<string, string>; signal?: AbortSignal; auth?: boolean } = {},
+  ): Promise<Response> {
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(init.query ?? {})) if (v !== undefined) query.set(k, String(v));
     // A relative base ('' = same origin) works in a browser, so no `new URL` here.
     const qs = query.toString();
     const url = `${this.base}${path}${qs ? `?${qs}` : ''}`;
-    const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}`, ...init.headers };
-    if (init.body !== undefined) headers['content-type'] = 'application/json';
+    const send = async (refresh: boolean): Promise<Response> => {
+      const headers: Record<string, string> = { ...init.headers };
+      if (init.auth !== false) headers.authorization = `Bearer ${await this.token(refresh)}`;
+      if (init.body !== undefined) headers['content-type'] = 'application/json';
+      try {
+        return await this.fetchImpl(url, {
+          method,
+          headers,
+          ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+          ...(init.signal ? { signal: init.signal } : {}),
+        });
+      } catch (err) {
+        if ((err as Error)?.name === 'AbortError') throw err;
+        throw new ChatApiError('network', `${method} ${path}: ${(err as Error)?.message ?? 'request failed'}`, 0);
+      }
+    };
+    const res = await send(false);
+    if (res.status !== 401 || init.auth === false || !this.tokens.refreshable) return res;
+    await res.body?.cancel().catch(() => undefined);
+    return send(true);
+  }
+
+  private async token(refresh: boolean): Promise<string> {
     try {
-      return await this.fetchImpl(url, {
-        method,
-        headers,
-        ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
-        ...(init.signal ? { signal: init.signal } : {}),
-      });
+      return await this.tokens.get(refresh);
     } catch (err) {
-      if ((err as Error)?.name === 'AbortError') throw err;
-      throw new ChatApiError('network', `${method} ${path}: ${(err as Error)?.message ?? 'request failed'}`, 0);
+      // No answer from whatever hands out tokens: like a network failure, worth another try.
+      throw new ChatApiError('token_unavailable', `could not get a token: ${(err as Error)?.message ?? String(err)}`, 0);
     }
   }
 
@@ -108,7 +135,27 @@ export class HttpApi {
     });
   }
 
-  capabilities = () => this.json<Capabilities>('GET', '/api/capabilities');
+  /**
+   * `GET /api/capabilities` (public, no token). Anything that is not this API's answer (a
+   * static host's 404 page, an HTML fallback, no server at all) is a `ChatApiError`
+   * `unavailable`, whose `status` is the HTTP status (0 when nothing answered).
+   */
+  capabilities = () =>
+    this.track(async () => {
+      let res: Response;
+      try {
+        res = await this.raw('GET', '/api/capabilities', { auth: false });
+      } catch (err) {
+        throw new ChatApiError('unavailable', `no chat API answered at ${this.base || 'this origin'}: ${(err as Error)?.message ?? String(err)}`, 0);
+      }
+      let body: Partial<Capabilities> | null = null;
+      if (res.ok) body = (await res.json().catch(() => null)) as Partial<Capabilities> | null;
+      else await res.body?.cancel().catch(() => undefined);
+      if (!body || typeof body.backgroundStreaming !== 'boolean' || (body.realtime !== null && body.realtime !== 'socket.io')) {
+        throw new ChatApiError('unavailable', `${this.base || 'this origin'} does not serve the chat API (GET /api/capabilities: HTTP ${res.status}${res.ok ? ', not its JSON' : ''})`, res.status);
+      }
+      return body as Capabilities;
+    });
 
   listThreads = (q: { limit?: number; cursor?: string } = {}) => this.json<Page<Thread>>('GET', '/api/threads', { query: q });
   createThread = (body: { title?: string } = {}) => this.json<Thread>('POST', '/api/threads', { body });

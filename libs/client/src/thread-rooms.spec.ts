@@ -45,15 +45,24 @@ function setup() {
   const fake = fakeChannel();
   const snapshots: string[] = [];
   const refusals: string[] = [];
-  const rooms = new ThreadRooms(fake.channel, {
-    snapshot: (threadId) => snapshots.push(threadId),
-    refused: (threadId, e) => refusals.push(`${threadId}:${e.code}`),
-  });
+  const links: string[] = [];
+  const rooms: ThreadRooms = new ThreadRooms(
+    fake.channel,
+    {
+      snapshot: (threadId) => snapshots.push(threadId),
+      refused: (threadId, e) => refusals.push(`${threadId}:${e.code}`),
+      changed: (threadId) => {
+        const link = `${threadId}:${rooms.link(threadId)}${rooms.problem(threadId) ? `(${rooms.problem(threadId)?.code})` : ''}`;
+        if (links.at(-1) !== link) links.push(link);
+      },
+    },
+    { minMs: 1_000, maxMs: 4_000 },
+  );
   const connect = () => {
     fake.channel.connected = true;
     rooms.connected();
   };
-  return { ...fake, rooms, snapshots, refusals, connect };
+  return { ...fake, rooms, snapshots, refusals, links, connect };
 }
 
 describe('ThreadRooms', () => {
@@ -142,5 +151,113 @@ describe('ThreadRooms', () => {
     t.rooms.disconnected();
     await expect(t.rooms.want('A')).resolves.toBeUndefined();
     expect(t.calls).toEqual([]);
+  });
+
+  describe('retries', () => {
+    beforeEach(() => jest.useFakeTimers({ doNotFake: ['setImmediate'] }));
+    afterEach(() => jest.useRealTimers());
+    /** Past the longest jittered delay of retry `attempt` (min 1 s doubling, ±25 %). */
+    const pastRetry = (attempt: number) => jest.advanceTimersByTimeAsync(Math.min(4_000, 1_000 * 2 ** attempt) * 1.25 + 1);
+
+    it('an open refused for now (unavailable) is asked again after a growing backoff, while the view waits no longer', async () => {
+      const t = setup();
+      t.connect();
+      let ready = false;
+      void t.rooms.want('A').then(() => (ready = true));
+      await t.answer({ ok: false, error: { code: 'unavailable', message: 'retry shortly' } });
+      expect(ready).toBe(true); // "cannot be joined now" is an answer
+      expect(t.rooms.link('A')).toBe('retrying');
+      expect(t.rooms.timers).toBe(1);
+      expect(t.refusals).toEqual([]);
+      await jest.advanceTimersByTimeAsync(749);
+      expect(t.calls).toEqual(['open A']); // not before the shortest jittered delay
+      await pastRetry(0);
+      expect(t.calls).toEqual(['open A', 'open A']);
+      await t.answer({ ok: false, error: { code: 'internal' } });
+      await jest.advanceTimersByTimeAsync(1_499);
+      expect(t.calls).toHaveLength(2); // the second wait is longer
+      await pastRetry(1);
+      expect(t.calls).toHaveLength(3);
+      await t.answer();
+      expect(t.rooms.link('A')).toBe('live');
+      expect(t.rooms.timers).toBe(0);
+      expect(t.links).toEqual(['A:joining', 'A:retrying(unavailable)', 'A:retrying(internal)', 'A:live']);
+    });
+
+    it('an open not answered in time is asked again; leaving then closes it, since the server may still run it', async () => {
+      const t = setup();
+      t.connect();
+      void t.rooms.want('A');
+      await t.fail(new Error('operation has timed out'));
+      expect(t.rooms.link('A')).toBe('retrying');
+      expect(t.rooms.problem('A')?.code).toBe('timeout');
+      t.rooms.drop('A');
+      expect(t.calls).toEqual(['open A', 'close A']);
+      expect(t.rooms.timers).toBe(0);
+      await t.fail(new Error('operation has timed out')); // the close is not answered either: left all the same
+      await pastRetry(3);
+      expect(t.calls).toEqual(['open A', 'close A']);
+      expect(t.rooms.link('A')).toBe('idle');
+    });
+
+    it('leaving while an open is pending closes after it, whether it is answered or times out', async () => {
+      const t = setup();
+      t.connect();
+      void t.rooms.want('A');
+      t.rooms.drop('A');
+      await t.fail(new Error('operation has timed out'));
+      expect(t.calls).toEqual(['open A', 'close A']);
+    });
+
+    it('a refusal for now, then leaving: nothing to close (the server undid the open), no retry left', async () => {
+      const t = setup();
+      t.connect();
+      void t.rooms.want('A');
+      await t.answer({ ok: false, error: { code: 'unavailable' } });
+      t.rooms.drop('A');
+      await pastRetry(3);
+      expect(t.calls).toEqual(['open A']);
+      expect(t.rooms.timers).toBe(0);
+    });
+
+    it('a reconnect drops pending retries and opens at once', async () => {
+      const t = setup();
+      t.connect();
+      void t.rooms.want('A');
+      await t.answer({ ok: false, error: { code: 'unavailable' } });
+      t.channel.connected = false;
+      t.rooms.disconnected();
+      expect(t.rooms.link('A')).toBe('offline');
+      expect(t.rooms.timers).toBe(0);
+      t.connect();
+      expect(t.calls).toEqual(['open A', 'open A']);
+    });
+  });
+
+  it('a deleted thread is left and not joined again, even after a reconnect, until viewed anew', async () => {
+    const t = setup();
+    t.connect();
+    void t.rooms.want('A');
+    await t.answer();
+    t.rooms.forget('A');
+    expect(t.calls).toEqual(['open A', 'close A']);
+    await t.answer({ ok: true });
+    expect(t.rooms.joinedCount).toBe(0);
+    expect(t.rooms.link('A')).toBe('idle');
+    t.channel.connected = false;
+    t.rooms.disconnected();
+    t.connect();
+    expect(t.calls).toEqual(['open A', 'close A']);
+    void t.rooms.want('A');
+    expect(t.calls).toEqual(['open A', 'close A', 'open A']);
+  });
+
+  it('a deletion heard while the open is in flight leaves once it is answered', async () => {
+    const t = setup();
+    t.connect();
+    void t.rooms.want('A');
+    t.rooms.forget('A');
+    await t.answer();
+    expect(t.calls).toEqual(['open A', 'close A']);
   });
 });

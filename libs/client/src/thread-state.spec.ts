@@ -1,5 +1,5 @@
 import type { Message, SendMessageResult } from '@bgs/shared/browser';
-import { activeStreamIds, emptyThread, reduceThread, visibleMessages, type ThreadEvent, type ThreadState } from './thread-state';
+import { activeStreamIds, emptyThread, reduceThread, threadStatus, visibleMessages, type ThreadEvent, type ThreadState } from './thread-state';
 
 const T = 'thread-1';
 const S = 'stream-1';
@@ -183,5 +183,45 @@ describe('reopening a thread that was left', () => {
   it('changes nothing for a thread never loaded', () => {
     const fresh = emptyThread('t2');
     expect(reduceThread(fresh, { type: 'reopened' })).toBe(fresh);
+  });
+});
+
+describe('deleted threads and what a view says', () => {
+  it('a deletion stops the running answer (its text stays) and drops what was being sent', () => {
+    const s = run([
+      { type: 'sent', result: sent() },
+      delta(1, 'part'),
+      { type: 'sending', pending: { localId: 'local-9', content: 'more', createdAt: '2026-01-01T00:00:01.000Z' } },
+      { type: 'link', link: 'live', problem: null },
+      { type: 'deleted' },
+    ]);
+    expect(s.deleted).toBe(true);
+    expect(answer(s)).toMatchObject({ content: 'part', status: 'cancelled' });
+    expect(visibleMessages(s).some((m) => m.status === 'sending')).toBe(false);
+    expect(activeStreamIds(s)).toEqual([]);
+    expect(threadStatus(s)).toBe('deleted');
+    expect(reduceThread(s, { type: 'deleted' })).toBe(s);
+  });
+
+  it('status precedence: deleted, error, retrying, offline, loading, live', () => {
+    const base = run([{ type: 'history', messages: [] }, { type: 'link', link: 'live', problem: null }]);
+    expect(threadStatus(base)).toBe('live');
+    expect(threadStatus(run([{ type: 'link', link: 'joining', problem: null }], base))).toBe('loading');
+    expect(threadStatus(run([{ type: 'link', link: 'offline', problem: null }], base))).toBe('offline');
+    const retrying = run([{ type: 'link', link: 'retrying', problem: { code: 'unavailable', message: 'm' } }], base);
+    expect(threadStatus(retrying)).toBe('retrying');
+    expect(threadStatus(run([{ type: 'historyProblem', problem: { code: 'network', message: 'm' } }], base))).toBe('retrying');
+    expect(threadStatus(run([{ type: 'error', error: { code: 'not_found', message: 'm' } }], retrying))).toBe('error');
+    expect(threadStatus(run([{ type: 'error', error: { code: 'not_found', message: 'm' } }, { type: 'deleted' }], retrying))).toBe('deleted');
+  });
+
+  it('a history read clears the problems it had, and a deletion (the thread exists again)', () => {
+    const s = run([{ type: 'historyProblem', problem: { code: 'unavailable', message: 'm' } }, { type: 'deleted' }, { type: 'history', messages: [user()] }]);
+    expect(s).toMatchObject({ deleted: false, historyProblem: null, error: null, loaded: true });
+  });
+
+  it('the same link twice changes nothing (no re-render)', () => {
+    const s = run([{ type: 'link', link: 'retrying', problem: { code: 'timeout', message: 'm' } }]);
+    expect(reduceThread(s, { type: 'link', link: 'retrying', problem: { code: 'timeout', message: 'm' } })).toBe(s);
   });
 });

@@ -42,6 +42,19 @@ export interface PendingSend {
   earlier?: string[];
 }
 
+/**
+ * How a thread gets its live updates while viewed: `live` (room joined, or direct mode),
+ * `joining` (asking), `retrying` (the server could not open it just now: asked again
+ * after a backoff), `offline` (no socket), `idle` (not viewed, deleted, or refused).
+ */
+export type ThreadLink = 'idle' | 'joining' | 'live' | 'retrying' | 'offline';
+
+/** A problem being retried, or the reason a thread cannot be shown. */
+export interface ThreadProblem {
+  code: string;
+  message: string;
+}
+
 /** Everything the client holds of one thread. */
 export interface ThreadState {
   threadId: string;
@@ -50,7 +63,15 @@ export interface ThreadState {
   streams: Record<string, HeldStream>;
   pending: PendingSend[];
   loaded: boolean;
-  error: { code: string; message: string } | null;
+  /** Why the thread cannot be shown (a permanent refusal), or null. */
+  error: ThreadProblem | null;
+  /** Deleted (here or in another tab): nothing more will arrive. */
+  deleted: boolean;
+  link: ThreadLink;
+  /** Why the live link is being retried (with `link: 'retrying'`). */
+  linkProblem: ThreadProblem | null;
+  /** Why the last history read failed, while it is retried. */
+  historyProblem: ThreadProblem | null;
 }
 
 /** Every way a thread can learn something; `reduceThread` applies each. */
@@ -66,9 +87,15 @@ export type ThreadEvent =
   | { type: 'completed'; streamId: string; message: Message }
   | { type: 'failed'; streamId: string; messageId?: string; error: StreamError; message?: Message }
   | { type: 'cancelled'; streamId: string; messageId?: string; message?: Message }
-  | { type: 'error'; error: { code: string; message: string } | null }
+  | { type: 'error'; error: ThreadProblem | null }
   /** The thread is opened again after being left: what is held may be stale until the history is read. */
-  | { type: 'reopened' };
+  | { type: 'reopened' }
+  /** The thread was deleted (here or in another tab): running answers end, nothing more arrives. */
+  | { type: 'deleted' }
+  /** How live updates reach the thread now (the transport says). */
+  | { type: 'link'; link: ThreadLink; problem: ThreadProblem | null }
+  /** A history read failed for a reason worth retrying (it is retried). */
+  | { type: 'historyProblem'; problem: ThreadProblem };
 
 /** A message as a UI shows it: live content applied; `sending` until the server has it. */
 export interface ChatMessage {
@@ -86,7 +113,7 @@ export interface ChatMessage {
 
 /** A thread the client has not read anything of yet. */
 export function emptyThread(threadId: string): ThreadState {
-  return { threadId, records: {}, streams: {}, pending: [], loaded: false, error: null };
+  return { threadId, records: {}, streams: {}, pending: [], loaded: false, error: null, deleted: false, link: 'idle', linkProblem: null, historyProblem: null };
 }
 
 const STREAM_STATUS_OF: Record<Exclude<MessageStatus, 'streaming'>, StreamStatus> = {
@@ -182,7 +209,9 @@ export function reduceThread(state: ThreadState, event: ThreadEvent): ThreadStat
     case 'history': {
       let next = event.messages.reduce(withRecord, state);
       if (!next.loaded) next = { ...next, loaded: true };
-      return next.error ? { ...next, error: null } : next;
+      // The server answered for the thread: it exists, and nothing is wrong with reading it.
+      if (next.error || next.historyProblem || next.deleted) next = { ...next, error: null, historyProblem: null, deleted: false };
+      return next;
     }
     case 'sending': {
       const earlier = Object.values(state.records).filter((m) => m.role === 'user' && m.content === event.pending.content).map((m) => m.id);
@@ -221,7 +250,39 @@ export function reduceThread(state: ThreadState, event: ThreadEvent): ThreadStat
       return { ...state, error: event.error };
     case 'reopened':
       return state.loaded ? { ...state, loaded: false } : state;
+    case 'deleted': {
+      if (state.deleted) return state;
+      // Deleting a thread cancels its running answer on the server: show it stopped, keep its text.
+      let next: ThreadState = { ...state, deleted: true, pending: [], link: 'idle', linkProblem: null };
+      for (const streamId of activeStreamIds(next)) next = updateBody(next, streamId, null, endBody('cancelled'));
+      return next;
+    }
+    case 'link':
+      if (state.link === event.link && sameProblem(state.linkProblem, event.problem)) return state;
+      return { ...state, link: event.link, linkProblem: event.problem };
+    case 'historyProblem':
+      if (sameProblem(state.historyProblem, event.problem)) return state;
+      return { ...state, historyProblem: event.problem };
   }
+}
+
+const sameProblem = (a: ThreadProblem | null, b: ThreadProblem | null) => a === b || (a !== null && b !== null && a.code === b.code && a.message === b.message);
+
+/**
+ * One word for what a view of the thread shows, in order of precedence: `deleted`,
+ * `error` (a permanent refusal: see `error`), `retrying` (something failed for a
+ * reason worth retrying, and is being retried), `offline` (no socket: running answers
+ * are polled), `loading` (history or live link not in yet), `live`.
+ */
+export type ThreadStatus = 'loading' | 'live' | 'retrying' | 'offline' | 'deleted' | 'error';
+
+export function threadStatus(state: ThreadState): ThreadStatus {
+  if (state.deleted) return 'deleted';
+  if (state.error) return 'error';
+  if (state.link === 'retrying' || state.historyProblem) return 'retrying';
+  if (state.link === 'offline') return 'offline';
+  if (!state.loaded || state.link === 'joining') return 'loading';
+  return 'live';
 }
 
 /** Ids of the streams this thread still expects frames for (what a fallback poll asks about). */

@@ -1,5 +1,16 @@
 import type { FrameScheduler } from './frame-scheduler';
-import { emptyThread, isStreaming, reduceThread, visibleMessages, type ChatMessage, type ThreadEvent, type ThreadState } from './thread-state';
+import {
+  emptyThread,
+  isStreaming,
+  reduceThread,
+  threadStatus,
+  visibleMessages,
+  type ChatMessage,
+  type ThreadEvent,
+  type ThreadProblem,
+  type ThreadState,
+  type ThreadStatus,
+} from './thread-state';
 
 /** What a thread view shows; the same object until something in it changes. */
 export interface ThreadViewState {
@@ -10,8 +21,19 @@ export interface ThreadViewState {
   streaming: boolean;
   /** The history has been read since the thread was last opened (false while cached state may be stale). */
   loaded: boolean;
-  /** Why the thread cannot be shown (`not_found` once deleted), or null. */
-  error: { code: string; message: string } | null;
+  /**
+   * What to tell the user about the thread: `live`, `loading`, `retrying` (the server
+   * could not be asked just now: see `problem`; asked again shortly, running answers
+   * polled meanwhile), `offline` (no connection: running answers are polled),
+   * `deleted` (here or in another tab) or `error` (see `error`).
+   */
+  status: ThreadStatus;
+  /** Why the thread cannot be shown: a permanent refusal (`not_found`, `unauthorized`…), or null. */
+  error: ThreadProblem | null;
+  /** Deleted (here or in another tab): the view stays, nothing more arrives. */
+  deleted: boolean;
+  /** With `status: 'retrying'`: what failed (`unavailable`, `timeout`, `network`…). */
+  problem: ThreadProblem | null;
 }
 
 /** Called with the view of a thread: once at subscribe, then at most once per frame. */
@@ -70,8 +92,10 @@ export class ThreadStore {
     const entry = this.entries.get(threadId) as Entry;
     if (entry.shown?.of !== entry.state) {
       const messages = visibleMessages(entry.state);
-      const { loaded, error } = entry.state;
-      entry.shown = { of: entry.state, view: { threadId, messages, streaming: isStreaming(messages), loaded, error } };
+      const { loaded, error, deleted } = entry.state;
+      const status = threadStatus(entry.state);
+      const problem = status === 'retrying' ? (entry.state.linkProblem ?? entry.state.historyProblem) : null;
+      entry.shown = { of: entry.state, view: { threadId, messages, streaming: isStreaming(messages), loaded, status, error, deleted, problem } };
     }
     return entry.shown.view;
   }
@@ -85,11 +109,11 @@ export class ThreadStore {
     return () => void entry.listeners.delete(listener);
   }
 
-  /** Drops a deleted thread (kept, with an error, while a view still shows it). */
-  forget(threadId: string): void {
+  /** A deleted thread: dropped, or kept as `deleted` while a view still shows it (`viewed`, or listened to). */
+  deleted(threadId: string, viewed: boolean): void {
     const entry = this.entries.get(threadId);
     if (!entry) return;
-    if (entry.listeners.size > 0) this.dispatch(threadId, { type: 'error', error: { code: 'not_found', message: 'thread not found' } });
+    if (viewed || entry.listeners.size > 0) this.dispatch(threadId, { type: 'deleted' });
     else this.entries.delete(threadId);
   }
 

@@ -2,7 +2,11 @@ import type { Notification, SendMessageResult } from '@bgs/shared/browser';
 import type { HttpApi } from './http-api';
 import type { ThreadStore } from './thread-store';
 
-/** How live updates reach the client: `none` in direct mode, where the send response carries them. */
+/**
+ * How live updates reach the client: `connecting` (first connection), `connected`,
+ * `reconnecting` (down, or refused for a reason worth retrying: retried with backoff),
+ * `offline` (closed, or refused for good: see `onError`), `none` (direct mode, or no API).
+ */
 export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline' | 'none';
 
 /** Per-send options. */
@@ -21,7 +25,9 @@ export interface TransportContext {
   refreshHistory(threadId: string): void;
   notification(n: Notification): void;
   statusChanged(status: ConnectionStatus): void;
-  /** A failure nobody awaits (a background read, a listener). */
+  /** The server says a thread of the user was deleted (in any tab). */
+  threadDeleted(threadId: string): void;
+  /** A failure nobody awaits (a background read, a listener, a refused connection). */
   report(err: unknown, context: Record<string, unknown>): void;
 }
 
@@ -43,10 +49,16 @@ export interface Transport {
   watch(threadId: string): Promise<void>;
   /** The last view of `threadId` closed. Never stops a generation. */
   unwatch(threadId: string): void;
+  /** The thread was deleted: stop following it (leave its room). */
+  forget(threadId: string): void;
+  /** The thread's held state changed outside the transport (a history read): re-check what to poll. */
+  threadChanged(threadId: string): void;
   /** Sends; dispatches `sent` into the store and resolves once the ids are known. */
   send(threadId: string, content: string, localId: string, options: SendOptions): Promise<SendMessageResult>;
   cancel(streamId: string): Promise<void>;
   status(): ConnectionStatus;
+  /** Why the connection is not up (while `reconnecting` or `offline`), or null. */
+  problem(): { code: string; message: string } | null;
   counts(): TransportCounts;
   close(): void;
 }

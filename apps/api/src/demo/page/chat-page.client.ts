@@ -6,20 +6,13 @@ import { ChatApiError, createChatClient, type ChatClient, type ConnectionStatus,
 import { byId, setText } from './dom.client';
 import { MessagePane } from './message-pane.client';
 import { NotificationCenter } from './notification-center.client';
-import { signIn, type Session } from './session.client';
+import { Session } from './session.client';
+import { connectionText, UNAVAILABLE_TEXT } from './status-text';
 import { KEPT_NOTIFICATIONS, ThreadActivity } from './thread-activity';
 import { ThreadList } from './thread-list.client';
 
 const NEW_THREAD_TITLE = 'New chat';
 const LISTED_THREADS = 50;
-
-const CONNECTION_TEXT: Record<ConnectionStatus, string> = {
-  connecting: 'connecting…',
-  connected: 'live',
-  reconnecting: 'reconnecting…',
-  offline: 'offline',
-  none: 'direct streaming (no socket)',
-};
 
 /** A thread's title from its first message: the words, without a `[sim …]` directive. */
 function titleFrom(content: string): string {
@@ -68,6 +61,8 @@ class ChatPage {
   async start(threads: Thread[]): Promise<void> {
     this.offs.push(this.client.onConnectionChange((s) => this.showConnection(s)));
     this.offs.push(this.client.notifications.onNotification((n) => this.notified(n)));
+    // Deleted here or in another tab: the list drops it; an open view of it says so itself.
+    this.offs.push(this.client.threads.onDeleted(() => void this.refreshThreads()));
     this.showConnection(this.client.connection());
     this.activity.listed(threads);
     this.activity.notificationsLoaded((await this.client.notifications.list({ limit: KEPT_NOTIFICATIONS })).items);
@@ -220,7 +215,7 @@ class ChatPage {
 
   private showConnection(status: ConnectionStatus): void {
     const el = byId('connection');
-    setText(el, CONNECTION_TEXT[status]);
+    setText(el, connectionText(status, this.client.connectionProblem()));
     el.dataset.status = status;
     if (status === 'reconnecting' || status === 'offline') this.wasDown = true;
     if (status === 'connected' && this.wasDown) {
@@ -243,22 +238,47 @@ class ChatPage {
   }
 }
 
-/** A client whose token the API accepts, with the first page of threads; a refused pasted token is asked for again. */
-async function connect(rejected = false): Promise<{ client: ChatClient; session: Session; threads: Thread[] }> {
-  const session = await signIn(rejected);
-  const client = await createChatClient({ baseUrl: '', token: session.token });
-  try {
-    const threads = await client.threads.list({ limit: LISTED_THREADS });
-    return { client, session, threads: threads.items };
-  } catch (err) {
-    client.close();
-    if (err instanceof ChatApiError && err.status === 401 && session.userId === null) return connect(true);
-    throw err;
+/**
+ * A client whose token the API accepts, with the first page of threads. The token is
+ * asked for when the client first needs it (after it found the API), so a page on a
+ * host without the API says so instead of asking anyone to sign in. A pasted token
+ * refused even after asking again is asked for once more, with a new client.
+ */
+async function connect(session: Session): Promise<{ client: ChatClient; threads: Thread[] }> {
+  for (;;) {
+    const client = await createChatClient({ baseUrl: '', token: session.token });
+    if (client.mode === 'unavailable') return { client, threads: [] };
+    try {
+      const threads = await client.threads.list({ limit: LISTED_THREADS });
+      return { client, threads: threads.items };
+    } catch (err) {
+      client.close();
+      if (err instanceof ChatApiError && err.status === 401 && session.userId === null) {
+        session.signOut();
+        continue;
+      }
+      throw err;
+    }
   }
 }
 
+/** No chat API behind this page (a static host): say so; nothing else runs. */
+function showUnavailable(client: ChatClient): void {
+  const connection = byId('connection');
+  setText(connection, 'No chat server');
+  connection.dataset.status = 'unavailable';
+  setText(byId('thread-title'), 'Chat unavailable');
+  const problem = byId('pane-problem');
+  problem.textContent = UNAVAILABLE_TEXT;
+  problem.hidden = false;
+  byId<HTMLButtonElement>('new-thread').disabled = true;
+  console.info('chat client:', client.connectionProblem()?.message);
+}
+
 async function boot(): Promise<void> {
-  const { client, session, threads } = await connect();
+  const session = new Session();
+  const { client, threads } = await connect(session);
+  if (client.mode === 'unavailable') return showUnavailable(client);
   const page = new ChatPage(client, session);
   window.addEventListener('pagehide', () => page.close(), { once: true });
   await page.start(threads);

@@ -1,5 +1,6 @@
 import type { ChatMessage, ThreadViewState } from '@bgs/client';
 import { byId, h, setAttr, setText } from './dom.client';
+import { threadNotice } from './status-text';
 
 /** What the pane asks the page to do. */
 export interface MessagePaneActions {
@@ -34,6 +35,7 @@ export class MessagePane {
   private readonly sendButton = byId<HTMLButtonElement>('send');
   private readonly stopButton = byId<HTMLButtonElement>('stop');
   private readonly problem = byId('pane-problem');
+  private readonly notice = byId('thread-status');
   private readonly items = new Map<string, MessageElements>();
   private stoppable: string | null = null;
   private busy = false;
@@ -64,6 +66,7 @@ export class MessagePane {
     this.items.clear();
     setAttr(this.log, 'aria-busy', title !== null);
     this.setProblem(null);
+    this.showNotice(null);
     this.form.hidden = title === null;
     this.stoppable = null;
     this.busy = false;
@@ -88,13 +91,22 @@ export class MessagePane {
       this.update(item, m);
       if (this.log.children[index] !== item.item) this.log.insertBefore(item.item, this.log.children[index] ?? null);
     });
-    setAttr(this.log, 'aria-busy', !view.loaded && !view.error);
-    if (view.error) this.setProblem(view.error.code === 'not_found' ? 'This thread no longer exists.' : view.error.message);
+    setAttr(this.log, 'aria-busy', view.status === 'loading' || (!view.loaded && view.status !== 'error' && view.status !== 'deleted'));
+    const notice = threadNotice(view);
+    this.showNotice(notice);
+    // Nothing can be sent to a deleted thread, or one that cannot be shown.
+    this.form.hidden = notice?.kind === 'gone';
     const running = view.messages.find((m) => m.role === 'assistant' && m.status === 'streaming' && m.streamId);
     this.stoppable = running?.streamId ?? null;
     this.busy = view.streaming;
     this.syncButtons();
     if (stickToBottom) this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  private showNotice(notice: ReturnType<typeof threadNotice>): void {
+    setText(this.notice, notice?.text ?? '');
+    setAttr(this.notice, 'data-kind', notice?.kind ?? null);
+    this.notice.hidden = notice === null;
   }
 
   setProblem(text: string | null): void {
