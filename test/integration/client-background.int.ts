@@ -1,7 +1,8 @@
 import net, { type AddressInfo } from 'node:net';
-import { createChatClient, type ChatClient, type ChatClientOptions, type ChatMessage, type ConnectionStatus, type Notification, type ThreadView } from '@bgs/client';
+import { createChatClient, type ChatClient, type ChatClientOptions, type ChatMessage, type Notification, type ThreadView } from '@bgs/client';
 import { simulatedAnswer } from '@bgs/server';
 import { answerOf, expectGrowing, recordAnswers, until } from '../support/client-views';
+import { untilStatus } from '../support/client-recorder';
 import { eventually } from '../support/http';
 import { TestSystem } from '../support/system';
 
@@ -37,20 +38,6 @@ async function socketProxy(target: string) {
     close: () => new Promise<void>((resolve) => (server.close(() => resolve()), [...open].forEach((s) => s.destroy()))),
   };
 }
-
-function untilStatus(client: ChatClient, status: ConnectionStatus, timeoutMs = 20_000): Promise<void> {
-  if (client.connection() === status) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => (off(), reject(new Error(`connection not ${status} within ${timeoutMs} ms (is ${client.connection()})`))), timeoutMs);
-    const off = client.onConnectionChange((s) => {
-      if (s !== status) return;
-      clearTimeout(timer);
-      off();
-      resolve();
-    });
-  });
-}
-
 
 interface Recorded {
   method: string;
