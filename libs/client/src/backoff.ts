@@ -44,3 +44,74 @@ export function isRetryableHttpFailure(err: unknown): boolean {
   if (e.status === 0 || e.status >= 500 || e.status === 408 || e.status === 429) return true;
   return false;
 }
+
+/**
+ * Retries kept per key (a thread), written once for the history reads and the
+ * `thread.open`s: at most one timer per key, waiting `retryDelay(attempt)` where
+ * `attempt` counts the key's retries since it was last cancelled (on success, or when
+ * the key no longer matters). `detail` keeps what failed, for the view to show.
+ */
+export class KeyedRetries<Detail = undefined> {
+  private readonly entries = new Map<string, { attempt: number; timer: ReturnType<typeof setTimeout> | null; detail: Detail | undefined }>();
+  private closed = false;
+
+  constructor(
+    private readonly delays: RetryDelays,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** Runs `run` after `key`'s next backoff delay, replacing a retry still pending (one timer per key). Nothing once closed. */
+  schedule(key: string, run: () => void, detail?: Detail): void {
+    if (this.closed) return;
+    const held = this.entries.get(key);
+    if (held?.timer) clearTimeout(held.timer);
+    const attempt = held?.attempt ?? 0;
+    const entry = { attempt: attempt + 1, detail, timer: null as ReturnType<typeof setTimeout> | null };
+    entry.timer = setTimeout(() => {
+      // The key stays retrying (with its attempt count) until cancelled: the retry may fail again.
+      entry.timer = null;
+      run();
+    }, retryDelay(attempt, this.delays, this.random));
+    this.entries.set(key, entry);
+  }
+
+  /** A retry of `key` was scheduled and not cancelled since (its timer may have fired). */
+  retrying(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  /** `key`'s retry timer has not fired yet. */
+  waiting(key: string): boolean {
+    return !!this.entries.get(key)?.timer;
+  }
+
+  /** What the last scheduled retry of `key` was for. */
+  detail(key: string): Detail | undefined {
+    return this.entries.get(key)?.detail;
+  }
+
+  /** Stops `key`'s pending retry and starts its backoff over. */
+  cancel(key: string): void {
+    const entry = this.entries.get(key);
+    if (entry?.timer) clearTimeout(entry.timer);
+    this.entries.delete(key);
+  }
+
+  /** Cancels every key's retry. */
+  clear(): void {
+    for (const key of [...this.entries.keys()]) this.cancel(key);
+  }
+
+  /** Retry timers pending. */
+  get pending(): number {
+    let n = 0;
+    for (const entry of this.entries.values()) if (entry.timer) n++;
+    return n;
+  }
+
+  /** Cancels everything; later `schedule`s start nothing. */
+  close(): void {
+    this.closed = true;
+    this.clear();
+  }
+}

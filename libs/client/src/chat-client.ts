@@ -1,54 +1,15 @@
 import type { Capabilities, Notification, Page, SendMessageResult, Thread } from '@bgs/shared/browser';
-import { DEFAULT_RETRY_DELAYS, type Problem, type RetryDelays } from './backoff';
+import type { Problem } from './backoff';
+import { withDefaults, type ChatClientOptions } from './client-options';
 import { DirectTransport } from './direct-transport';
-import { defaultScheduler, type FrameScheduler } from './frame-scheduler';
 import { HistoryLoader } from './history-loader';
 import { ChatApiError, HttpApi } from './http-api';
-import { RealtimeTransport, type SocketTransports } from './realtime-transport';
+import { RealtimeTransport } from './realtime-transport';
 import { ThreadStore } from './thread-store';
 import { createThreadView, type ThreadView } from './thread-view';
-import { Tokens, type TokenSource } from './tokens';
+import { Tokens } from './tokens';
 import type { ConnectionStatus, SendOptions, Transport, TransportContext } from './transport';
-
-/** Where the API is, who the user is, and the knobs a UI or a test may turn. */
-export interface ChatClientOptions {
-  /** The API's origin, e.g. `http://localhost:3000`; `''` for the page's own origin. */
-  baseUrl: string;
-  /**
-   * The user's bearer token (JWT), or a function that returns one (sync or async). A
-   * function is called for every REST request and every socket (re)connection, with
-   * `{ refresh: true }` after the server refused the previous token or expired the session.
-   */
-  token: TokenSource;
-  /** When UI updates run; default: once per animation frame in a browser, every 16 ms in Node. */
-  scheduler?: FrameScheduler;
-  /** Defaults to the global `fetch`. */
-  fetch?: typeof fetch;
-  /** Where socket.io listens, if not at `baseUrl`. */
-  socketUrl?: string;
-  /**
-   * `auto` (default): WebSocket, falling back to HTTP long-polling when it cannot be
-   * opened (a proxy that refuses upgrades; several API instances then need sticky
-   * sessions). `websocket-only`: never poll.
-   */
-  transports?: SocketTransports;
-  /** Fallback poll cadence of a viewed thread that gets no live updates (default 2000 ms). */
-  pollIntervalMs?: number;
-  /** First socket.io reconnection delay after a lost connection (default 1000 ms, up to 5×). */
-  reconnectDelayMs?: number;
-  /** How long a `thread.open`, or a socket connection, waits for the server's answer (default 10 s). */
-  ackTimeoutMs?: number;
-  /**
-   * Backoff of the client's own retries: a connection the server refused for now
-   * (`unavailable`, `internal`, no answer), a `thread.open` likewise, a failed history
-   * read. Doubles from `min` to `max` with ±25 % jitter (default 500 ms to 10 s).
-   */
-  retryDelayMs?: { min?: number; max?: number };
-  /** Messages read when a thread opens (default 50). */
-  historyLimit?: number;
-  /** Failures nobody awaits (a background read, a listener that threw, a refused connection). Default: `console.warn`. */
-  onError?: (err: unknown, context: Record<string, unknown>) => void;
-}
+import { unavailableClient } from './unavailable-client';
 
 /** Counts a test (or a debug panel) reads to see that nothing grows with use. */
 export interface ClientStats {
@@ -130,10 +91,11 @@ export interface ChatClient {
  * chat API answers there (a 404 page, HTML, no server), it resolves all the same, with
  * `mode: 'unavailable'`: nothing runs and every call rejects with `unavailable`.
  */
-export async function createChatClient(options: ChatClientOptions): Promise<ChatClient> {
+export async function createChatClient(given: ChatClientOptions): Promise<ChatClient> {
+  const options = withDefaults(given);
+  const { report, retryDelays } = options;
   const tokens = new Tokens(options.token);
   const api = new HttpApi({ baseUrl: options.baseUrl, token: tokens, ...(options.fetch ? { fetch: options.fetch } : {}) });
-  const report = options.onError ?? ((err: unknown, context: Record<string, unknown>) => console.warn('chat client:', context, err));
   let capabilities: Capabilities;
   try {
     capabilities = await api.capabilities();
@@ -141,13 +103,12 @@ export async function createChatClient(options: ChatClientOptions): Promise<Chat
     report(err, { what: 'capabilities' });
     return unavailableClient(err instanceof ChatApiError ? err : new ChatApiError('unavailable', String(err), 0));
   }
-  const retryDelays: RetryDelays = { minMs: options.retryDelayMs?.min ?? DEFAULT_RETRY_DELAYS.minMs, maxMs: options.retryDelayMs?.max ?? DEFAULT_RETRY_DELAYS.maxMs };
-  const store = new ThreadStore(options.scheduler ?? defaultScheduler(), (err) => report(err, { what: 'thread listener' }));
+  const store = new ThreadStore(options.scheduler, (err) => report(err, { what: 'thread listener' }));
   const views = new Map<string, { count: number; ready: Promise<void> }>();
   // Late-bound: the loader and the transport know of each other through these closures.
   let transport: Transport | null = null;
   const history = new HistoryLoader(api, store, {
-    limit: options.historyLimit ?? 50,
+    limit: options.historyLimit,
     retryDelays,
     viewed: (threadId) => views.has(threadId),
     loaded: (threadId) => transport?.threadChanged(threadId),
@@ -186,13 +147,13 @@ export async function createChatClient(options: ChatClientOptions): Promise<Chat
   const background = capabilities.backgroundStreaming && capabilities.realtime === 'socket.io';
   const live: Transport = background
     ? new RealtimeTransport(ctx, {
-        url: options.socketUrl ?? options.baseUrl,
+        url: options.socketUrl,
         tokens,
-        pollIntervalMs: options.pollIntervalMs ?? 2_000,
-        reconnectDelayMs: options.reconnectDelayMs ?? 1_000,
-        ackTimeoutMs: options.ackTimeoutMs ?? 10_000,
+        pollIntervalMs: options.pollIntervalMs,
+        reconnectDelayMs: options.reconnectDelayMs,
+        ackTimeoutMs: options.ackTimeoutMs,
         retryDelays,
-        transports: options.transports ?? 'auto',
+        transports: options.transports,
       })
     : new DirectTransport(ctx);
   transport = live;
@@ -311,47 +272,5 @@ export async function createChatClient(options: ChatClientOptions): Promise<Chat
       statusListeners.clear();
       deletedListeners.clear();
     },
-  };
-}
-
-/**
- * The client when no chat API answers at `baseUrl` (a static host, an HTML fallback,
- * nothing listening): no socket, no timer, no request. Every call rejects (throws, for
- * `openThread`) with `ChatApiError` `unavailable`, so the page can keep its own
- * client-side streaming.
- */
-function unavailableClient(cause: ChatApiError): ChatClient {
-  const problem = { code: 'unavailable', message: cause.message };
-  const refuse = (): never => {
-    throw new ChatApiError('unavailable', `the chat API is not available: ${cause.message}`, cause.status);
-  };
-  const rejected = async (): Promise<never> => refuse();
-  const stats: ClientStats = {
-    socketListeners: 0,
-    subscriptions: 0,
-    openViews: 0,
-    viewedThreads: 0,
-    joinedThreads: 0,
-    timers: 0,
-    pollRounds: 0,
-    pendingRequests: 0,
-    liveResponses: 0,
-    cachedThreads: 0,
-    notificationListeners: 0,
-  };
-  return {
-    capabilities: null,
-    mode: 'unavailable',
-    threads: { list: rejected, create: rejected, get: rejected, patch: rejected, delete: rejected, onDeleted: () => () => undefined },
-    openThread: refuse,
-    send: rejected,
-    cancel: rejected,
-    notifications: { list: rejected, markRead: rejected, readAll: rejected, onNotification: () => () => undefined },
-    connection: () => 'none',
-    connectionProblem: () => problem,
-    onConnectionChange: () => () => undefined,
-    flush: () => undefined,
-    stats: () => ({ ...stats }),
-    close: () => undefined,
   };
 }

@@ -1,4 +1,4 @@
-import { isRetryableHttpFailure, retryDelay, type RetryDelays } from './backoff';
+import { isRetryableHttpFailure, KeyedRetries, type RetryDelays } from './backoff';
 import type { HttpApi } from './http-api';
 import type { ThreadStore } from './thread-store';
 
@@ -22,14 +22,15 @@ export interface HistoryLoaderOptions {
 export class HistoryLoader {
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Map<string, Promise<void>>();
-  private readonly retries = new Map<string, { attempt: number; timer: ReturnType<typeof setTimeout> | null }>();
-  private closed = false;
+  private readonly retries: KeyedRetries;
 
   constructor(
     private readonly api: HttpApi,
     private readonly store: ThreadStore,
     private readonly options: HistoryLoaderOptions,
-  ) {}
+  ) {
+    this.retries = new KeyedRetries(options.retryDelays);
+  }
 
   /** Resolves when a read that started after this call has landed. Never rejects: errors land in the thread's state. */
   load(threadId: string): Promise<void> {
@@ -48,21 +49,17 @@ export class HistoryLoader {
 
   /** The thread is no longer viewed: no retry of its read. */
   cancel(threadId: string): void {
-    const retry = this.retries.get(threadId);
-    if (retry?.timer) clearTimeout(retry.timer);
-    this.retries.delete(threadId);
+    this.retries.cancel(threadId);
   }
 
   /** Retry timers pending. */
   get timers(): number {
-    let n = 0;
-    for (const r of this.retries.values()) if (r.timer) n++;
-    return n;
+    return this.retries.pending;
   }
 
+  /** No retry runs or starts any more; a read in flight still lands. */
   close(): void {
-    this.closed = true;
-    for (const threadId of [...this.retries.keys()]) this.cancel(threadId);
+    this.retries.close();
   }
 
   private start(threadId: string): Promise<void> {
@@ -91,13 +88,9 @@ export class HistoryLoader {
   }
 
   private retryLater(threadId: string): void {
-    if (this.closed || !this.options.viewed(threadId)) return;
-    const attempt = this.retries.get(threadId)?.attempt ?? 0;
-    const retry = { attempt: attempt + 1, timer: null as ReturnType<typeof setTimeout> | null };
-    retry.timer = setTimeout(() => {
-      retry.timer = null;
-      if (!this.closed && this.options.viewed(threadId)) void this.load(threadId);
-    }, retryDelay(attempt, this.options.retryDelays));
-    this.retries.set(threadId, retry);
+    if (!this.options.viewed(threadId)) return;
+    this.retries.schedule(threadId, () => {
+      if (this.options.viewed(threadId)) void this.load(threadId);
+    });
   }
 }

@@ -1,5 +1,5 @@
 import type { StreamSnapshot, ThreadOpenAck } from '@bgs/shared/browser';
-import { isPermanentRefusal, retryDelay, type Problem, type RetryDelays } from './backoff';
+import { isPermanentRefusal, KeyedRetries, type Problem, type RetryDelays } from './backoff';
 import type { ThreadLink } from './thread-state';
 
 /** The two socket calls the rooms need (`thread.open` with its ack, `thread.close`). */
@@ -18,13 +18,6 @@ export interface ThreadRoomsEvents {
   refused(threadId: string, error: Problem): void;
   /** `link(threadId)` or `problem(threadId)` may have changed. */
   changed(threadId: string): void;
-}
-
-interface Retry {
-  /** Retries so far (the backoff's exponent). */
-  attempt: number;
-  timer: ReturnType<typeof setTimeout> | null;
-  problem: Problem;
 }
 
 /**
@@ -51,7 +44,8 @@ export class ThreadRooms {
   private readonly refusedHere = new Map<string, Problem>();
   /** Deleted threads: left, and not joined again until viewed anew. */
   private readonly gone = new Set<string>();
-  private readonly retries = new Map<string, Retry>();
+  /** Opens to ask again, with what the last one failed with. */
+  private readonly retries: KeyedRetries<Problem>;
   private readonly waiters = new Map<string, Array<() => void>>();
   private connection = 0;
   private settledOnce = false;
@@ -60,8 +54,10 @@ export class ThreadRooms {
   constructor(
     private readonly channel: RoomChannel,
     private readonly events: ThreadRoomsEvents,
-    private readonly delays: RetryDelays,
-  ) {}
+    delays: RetryDelays,
+  ) {
+    this.retries = new KeyedRetries<Problem>(delays);
+  }
 
   /** Starts viewing `threadId`; resolves once its room is joined, refused, or cannot be joined now. */
   want(threadId: string): Promise<void> {
@@ -78,7 +74,7 @@ export class ThreadRooms {
   drop(threadId: string): void {
     this.wanted.delete(threadId);
     this.refusedHere.delete(threadId);
-    this.clearRetry(threadId);
+    this.retries.cancel(threadId);
     this.settle(threadId);
     this.sync(threadId);
     this.events.changed(threadId);
@@ -87,7 +83,7 @@ export class ThreadRooms {
   /** The thread was deleted: leave its room (if joined, or possibly joined) and ask nothing more about it. */
   forget(threadId: string): void {
     this.gone.add(threadId);
-    this.clearRetry(threadId);
+    this.retries.cancel(threadId);
     this.settle(threadId);
     this.sync(threadId);
     this.events.changed(threadId);
@@ -116,12 +112,12 @@ export class ThreadRooms {
     if (!this.wanted.has(threadId) || this.gone.has(threadId) || this.refusedHere.has(threadId)) return 'idle';
     if (this.joined.has(threadId)) return 'live';
     if (!this.channel.connected) return this.settledOnce ? 'offline' : 'joining';
-    return this.retries.has(threadId) ? 'retrying' : 'joining';
+    return this.retries.retrying(threadId) ? 'retrying' : 'joining';
   }
 
   /** What the retried open failed with, or null. */
   problem(threadId: string): Problem | null {
-    return this.retries.get(threadId)?.problem ?? null;
+    return this.retries.detail(threadId) ?? null;
   }
 
   get viewed(): ReadonlySet<string> {
@@ -134,14 +130,12 @@ export class ThreadRooms {
 
   /** Retry timers pending. */
   get timers(): number {
-    let n = 0;
-    for (const r of this.retries.values()) if (r.timer) n++;
-    return n;
+    return this.retries.pending;
   }
 
   close(): void {
     this.closed = true;
-    for (const threadId of [...this.retries.keys()]) this.clearRetry(threadId);
+    this.retries.close();
     for (const threadId of [...this.waiters.keys()]) this.settle(threadId);
   }
 
@@ -151,7 +145,7 @@ export class ThreadRooms {
     this.uncertain.clear();
     this.busy.clear();
     this.refusedHere.clear();
-    for (const threadId of [...this.retries.keys()]) this.clearRetry(threadId);
+    this.retries.clear();
   }
 
   private sync(threadId: string): void {
@@ -165,10 +159,10 @@ export class ThreadRooms {
     const want = this.wanted.has(threadId) && !this.refusedHere.has(threadId) && !this.gone.has(threadId);
     if (want) {
       if (this.joined.has(threadId)) return this.settle(threadId);
-      if (this.retries.get(threadId)?.timer) return; // asked again when the timer fires
+      if (this.retries.waiting(threadId)) return; // asked again when the timer fires
       return this.open(threadId);
     }
-    this.clearRetry(threadId);
+    this.retries.cancel(threadId);
     if (this.joined.has(threadId) || this.uncertain.has(threadId)) return this.leave(threadId);
     this.settle(threadId);
   }
@@ -184,7 +178,7 @@ export class ThreadRooms {
           this.uncertain.delete(threadId);
           if (ack.ok) {
             this.joined.add(threadId);
-            this.clearRetry(threadId);
+            this.retries.cancel(threadId);
             return;
           }
           const problem = { code: ack.error.code, message: ack.error.message ?? ack.error.code };
@@ -224,27 +218,14 @@ export class ThreadRooms {
 
   private retryLater(threadId: string, problem: Problem): void {
     if (!this.wanted.has(threadId) || this.gone.has(threadId)) return; // left meanwhile: `sync` closes what may be open
-    const attempt = this.retries.get(threadId)?.attempt ?? 0;
-    const retry: Retry = { attempt: attempt + 1, problem, timer: null };
-    retry.timer = setTimeout(() => {
-      retry.timer = null;
-      this.sync(threadId);
-    }, retryDelay(attempt, this.delays));
-    this.retries.set(threadId, retry);
+    this.retries.schedule(threadId, () => this.sync(threadId), problem);
     // Whoever waits for the thread hears "cannot be joined now"; the view says `retrying`.
     this.settle(threadId);
   }
 
-  private clearRetry(threadId: string): void {
-    const retry = this.retries.get(threadId);
-    if (!retry) return;
-    if (retry.timer) clearTimeout(retry.timer);
-    this.retries.delete(threadId);
-  }
-
   private refuse(threadId: string, error: Problem): void {
     this.refusedHere.set(threadId, error);
-    this.clearRetry(threadId);
+    this.retries.cancel(threadId);
     this.settle(threadId);
     if (this.wanted.has(threadId)) this.events.refused(threadId, error);
   }

@@ -1,5 +1,6 @@
 import type { Message, SendMessageResult } from '@bgs/shared/browser';
-import { activeStreamIds, emptyThread, reduceThread, threadStatus, visibleMessages, type ThreadEvent, type ThreadState } from './thread-state';
+import { visibleMessages } from './thread-messages';
+import { activeStreamIds, emptyThread, reduceThread, threadStatus, type ThreadEvent, type ThreadState } from './thread-state';
 
 const T = 'thread-1';
 const S = 'stream-1';

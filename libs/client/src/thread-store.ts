@@ -1,16 +1,6 @@
 import type { FrameScheduler } from './frame-scheduler';
-import {
-  emptyThread,
-  isStreaming,
-  reduceThread,
-  threadStatus,
-  visibleMessages,
-  type ChatMessage,
-  type ThreadEvent,
-  type ThreadProblem,
-  type ThreadState,
-  type ThreadStatus,
-} from './thread-state';
+import { isStreaming, visibleMessages, type ChatMessage } from './thread-messages';
+import { emptyThread, reduceThread, threadStatus, type ThreadEvent, type ThreadProblem, type ThreadState, type ThreadStatus } from './thread-state';
 
 /** What a thread view shows; the same object until something in it changes. */
 export interface ThreadViewState {
