@@ -249,7 +249,9 @@ async function runSocketUsers() {
     for (const s of streams) s.onDone = () => --left === 0 && resolve();
   });
   const sends = { ms: [], at: [], failed: 0 };
-  const sending = mapLimit(streams, config.sendConcurrency, async (s) => {
+  // A burst: every message is sent within `sendWindowMs`, evenly spaced, none waiting for
+  // another's answer (many users pressing Send at once).
+  const sending = burst(streams, config.sendWindowMs, async (s) => {
     const t0 = performance.now();
     s.sentAt = Date.now();
     try {
@@ -274,6 +276,11 @@ async function runSocketUsers() {
   if (how === 'deadline') log(`deadline reached with ${streams.filter((s) => !s.done).length} streams unfinished`);
   send({ type: 'streamed', result: streamedResult(streams, { sends: { ...summarize(sends.ms), failed: sends.failed } }) });
 
+  if (config.notifications > 0) {
+    await parent('notify');
+    send({ type: 'notified', result: await notificationBurst(users) });
+  }
+
   await parent('switch');
   send({ type: 'switched', result: await switchThreads(probeUsers) });
 
@@ -284,6 +291,43 @@ async function runSocketUsers() {
   }
   await sleep(500);
   send({ type: 'closed' });
+}
+
+/**
+ * Notifications under load: `config.notifications` short answers, sent in one burst on
+ * threads nobody has open, so they complete within about a second and each is notified.
+ * Returns when each `notification.created` arrived at its user's socket (epoch ms).
+ */
+async function notificationBurst(users) {
+  const count = config.notifications;
+  const owners = Array.from({ length: count }, (_, i) => users[i % users.length]);
+  const threads = await mapLimit(owners, 32, async (user) => ({ user, threadId: (await request('POST', `${config.apiUrl}/api/threads`, user.token, { title: 'bench notify' })).id }));
+  const receivedAt = {};
+  let received = 0;
+  let allReceived;
+  const done = new Promise((resolve) => (allReceived = resolve));
+  const onNotification = (n) => {
+    if (receivedAt[n.streamId] !== undefined) return;
+    receivedAt[n.streamId] = Date.now();
+    if (++received === count) allReceived();
+  };
+  for (const user of users) user.main.on('notification.created', onNotification);
+  const streamIds = [];
+  const started = Date.now();
+  await burst(threads, config.sendWindowMs, async ({ user, threadId }) => {
+    const sent = await request('POST', `${config.apiUrl}/api/threads/${threadId}/messages`, user.token, { content: `[sim tokens=5 rate=1000] notify ${threadId}` });
+    streamIds.push(sent.stream.id);
+  });
+  const how = await Promise.race([done.then(() => 'all'), sleep(60_000).then(() => 'deadline')]);
+  for (const user of users) user.main.off('notification.created', onNotification);
+  log(`notification burst: ${received}/${count} notifications in ${Date.now() - started} ms (${how})`);
+  return { streamIds, receivedAt };
+}
+
+/** Runs `fn` for every item, item i starting at i × windowMs / n: all started within the window, all awaited. */
+function burst(items, windowMs, fn) {
+  const spacing = items.length > 1 ? windowMs / (items.length - 1) : 0;
+  return Promise.all(items.map((item, i) => sleep(Math.round(i * spacing)).then(() => fn(item))));
 }
 
 /** `thread.open` → ack latency on probe sockets at `openRate`/s while the streams run; then close. */

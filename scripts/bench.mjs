@@ -9,7 +9,7 @@
 //
 // Flags: --streams N --rate R --tokens T --frame-ms F --switches S --baselines naive,resumable|none
 //        --threads-per-user K --open-rate Q --probe-sockets P --monitor-ms M --quiet-wait SECONDS
-//        --send-concurrency C
+//        --send-window-ms W (every message of the run is sent within W ms, evenly spaced)
 //        --quick --keep-db --no-build --profile (CPU profiles of our API and worker)
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -25,7 +25,7 @@ import { enableStatements, resetStatements, statements } from '../bench/lib/pg-s
 import { renderReport } from '../bench/lib/report.mjs';
 import { summarizeProfile } from '../bench/lib/profile.mjs';
 import { heapAfterGc } from '../bench/lib/inspector.mjs';
-import { fmt } from '../bench/lib/stats.mjs';
+import { fmt, summarize } from '../bench/lib/stats.mjs';
 
 const runLog = [];
 const log = (m) => {
@@ -48,9 +48,9 @@ function parseFlags(argv) {
   const names = {
     '--streams': 'streams', '--rate': 'rate', '--tokens': 'tokens', '--frame-ms': 'frameMs', '--switches': 'switches',
     '--threads-per-user': 'threadsPerUser', '--open-rate': 'openRate', '--probe-sockets': 'probeSockets', '--monitor-ms': 'monitorMs',
-    '--quiet-wait': 'quietWait', '--send-concurrency': 'sendConcurrency',
+    '--quiet-wait': 'quietWait', '--send-window-ms': 'sendWindowMs',
   };
-  const flags = { ...defaults, quietWait: 60, sendConcurrency: 64, quick, keepDb: argv.includes('--keep-db'), noBuild: argv.includes('--no-build'), profile: argv.includes('--profile'), baselines: ['naive', 'resumable'] };
+  const flags = { ...defaults, quietWait: 60, sendWindowMs: 1000, quick, keepDb: argv.includes('--keep-db'), noBuild: argv.includes('--no-build'), profile: argv.includes('--profile'), baselines: ['naive', 'resumable'] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick' || arg === '--keep-db' || arg === '--no-build' || arg === '--profile') continue;
@@ -243,6 +243,30 @@ async function waitForQuiet(maxMs = 60_000) {
   }
 }
 
+/**
+ * Completion → `notification.created` at the client, from each stream's `ended_at` in
+ * Postgres (same machine, same clock), and how fast the listener decided: decisions per
+ * second from the first completion to the last decision.
+ */
+async function notificationLatency(pgClient, { streamIds, receivedAt }) {
+  const { rows } = await pgClient.query(
+    `SELECT id::text AS id, extract(epoch FROM ended_at) * 1000 AS ended, extract(epoch FROM notification_decided_at) * 1000 AS decided
+     FROM streams WHERE id = ANY($1::uuid[])`,
+    [streamIds],
+  );
+  const latencies = rows.filter((r) => receivedAt[r.id] !== undefined && r.ended !== null).map((r) => receivedAt[r.id] - Number(r.ended));
+  const ended = rows.filter((r) => r.ended !== null).map((r) => Number(r.ended));
+  const decided = rows.filter((r) => r.decided !== null).map((r) => Number(r.decided));
+  const spanMs = decided.length && ended.length ? Math.max(...decided) - Math.min(...ended) : null;
+  return {
+    sent: streamIds.length,
+    received: Object.keys(receivedAt).length,
+    latency: summarize(latencies),
+    completionSpanMs: ended.length ? Math.max(...ended) - Math.min(...ended) : null,
+    decisionsPerSecond: spanMs ? (decided.length * 1000) / spanMs : null,
+  };
+}
+
 async function runPath(name, env, services) {
   log(`── ${name} ──`);
   await waitForQuiet(flags.quietWait * 1000);
@@ -254,7 +278,9 @@ async function runPath(name, env, services) {
     streams: flags.streams, threadsPerUser: flags.threadsPerUser, tokens: flags.tokens, rate: flags.rate,
     openRate: flags.openRate, probeSockets: flags.probeSockets,
     // Thread switches measure the product's rooms and presence; the baselines have none to compare.
-    switches: name === 'ours' ? flags.switches : 0, sendConcurrency: flags.sendConcurrency,
+    switches: name === 'ours' ? flags.switches : 0, sendWindowMs: flags.sendWindowMs,
+    // Only the product notifies: a burst of answers on threads nobody has open.
+    notifications: name === 'ours' ? flags.streams : 0,
     deadlineMs: Math.round(streamSeconds * 3000 + 60_000),
   };
   const driver = await startProcess({ name: `${name}-driver`, args: [path.join(benchDir, 'driver.mjs'), JSON.stringify(driverConfig)], env: process.env, logFile: logFile(`${name}-driver`), ipc: true });
@@ -296,6 +322,14 @@ async function runPath(name, env, services) {
     const pgRows = await statements(services.pgClient);
     const rssPeak = peaks();
 
+    // Only the product notifies (the baselines' drivers have no such phase).
+    let notified = null;
+    if (driverConfig.notifications > 0) {
+      driver.child.send({ type: 'notify' });
+      const { result: burst } = await channel.next('notified');
+      notified = burst && (await notificationLatency(services.pgClient, burst));
+    }
+
     const beforeSwitches = await stateMark(setup, services.redis.client);
     await resetStatements(services.pgClient);
     await services.redis.client.config('RESETSTAT');
@@ -311,7 +345,7 @@ async function runPath(name, env, services) {
     await new Promise((r) => setTimeout(r, 1000));
     const afterClose = await stateMark(setup, services.redis.client);
     return {
-      name, ready, streamed, cpu: cpuDelta(before, after), rssPeak, redisCalls, monitored, pgRows,
+      name, ready, streamed, notified, cpu: cpuDelta(before, after), rssPeak, redisCalls, monitored, pgRows,
       switches: switched && { ...switched, cpu: switchCpu, pgRows: switchPg, redisCalls: switchRedis, idle, before: beforeSwitches, after: afterSwitches, afterClose },
     };
   } finally {

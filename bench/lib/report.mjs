@@ -66,6 +66,11 @@ export function figures(r) {
     firstTokenP99: s.firstToken?.p99 ?? null,
     sendP50: s.sends?.p50 ?? null,
     sendP99: s.sends?.p99 ?? null,
+    notifyP50: r.notified?.latency?.p50 ?? null,
+    notifyP99: r.notified?.latency?.p99 ?? null,
+    notifyReceived: r.notified ? `${fmt(r.notified.received)} / ${fmt(r.notified.sent)}` : null,
+    notifySpanMs: r.notified?.completionSpanMs ?? null,
+    decisionsPerSecond: r.notified?.decisionsPerSecond ?? null,
   };
 }
 
@@ -83,6 +88,8 @@ const ROWS = [
   ['send message → 202 p50 / p99 (ms)', (f) => `${fmt(f.sendP50)} / ${fmt(f.sendP99)}`, (f) => f.sendP99],
   ['send → first token at the client p50 / p99 (ms)', (f) => `${fmt(f.firstTokenP50)} / ${fmt(f.firstTokenP99)}`, (f) => f.firstTokenP99],
   ['last token → stream.completed p50 / p99 (ms)', (f) => `${fmt(f.completedP50)} / ${fmt(f.completedP99)}`, (f) => f.completedP99],
+  ['completion → notification.created p50 / p99 (ms), a burst of answers on closed threads', (f) => (f.notifyReceived === null ? '—' : `${fmt(f.notifyP50)} / ${fmt(f.notifyP99)} (${f.notifyReceived} notified; completions spread over ${fmt(f.notifySpanMs)} ms)`), (f) => f.notifyP99],
+  ['notification decisions per second, one listener (first completion to last decision)', (f) => fmt(f.decisionsPerSecond), (f) => f.decisionsPerSecond],
   ['gaps / duplicates / wrong final text', (f) => `${fmt(f.gaps)} / ${fmt(f.duplicates)} / ${fmt(f.mismatches)}`, null],
   ['streams restarted (stream.reset)', (f) => fmt(f.resets), null],
   ['messages/s to clients (frames or tokens)', (f) => fmt(f.messagesPerSecond), (f) => f.messagesPerSecond],
