@@ -65,7 +65,8 @@ export class RedisLiveBuffer implements LiveBuffer {
 
   /**
    * Frames appended in the same turn of the event loop (the frame clock flushes every due
-   * stream in one tick) leave together: one script call for all of them.
+   * stream in one tick) leave together: one script call for all of them. One Redis only:
+   * on a cluster the call would have to be split per hash slot.
    */
   async appendFrame(streamId: string, attempt: number, seq: number, text: string, delta: Announcement): Promise<FrameOutcome> {
     const r = await new Promise<number>((resolve, reject) => {
