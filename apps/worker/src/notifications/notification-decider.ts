@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EVENTS, isTerminalStreamStatus, rooms, type Notification } from '@bgs/shared';
+import { EVENTS, isTerminalStreamStatus, rooms, type Notification, type StreamStatus, type TerminalStreamStatus } from '@bgs/shared';
 import { encodeRoomEvent, Prisma, toNotification, type Logger, type NotificationRow, type PacketPublisher, type PresenceStore, type PrismaClient } from '@bgs/server';
 import { decideNotification, notificationText, type NotificationDecision } from './notification-decision';
 
@@ -14,13 +14,18 @@ export type DecideResult = 'notified' | 'skipped' | 'already-decided' | 'not-end
 /** Who asked for the decision: the event listener or the sweep (logged, so catch-up is visible). */
 export type DecisionSource = 'event' | 'sweep';
 
-/** An ended stream still waiting for its decision, as `decideMany` reads it. */
-type Undecided = Prisma.StreamGetPayload<{ select: typeof UNDECIDED_SELECT }>;
-const UNDECIDED_SELECT = {
-  id: true, status: true, notificationDecision: true, threadId: true, userId: true, errorMessage: true,
-  thread: { select: { title: true, muted: true } },
-  message: { select: { content: true } },
-} as const;
+/** A stream as `decideMany` reads it: with its thread's title and mute flag and its answer. */
+interface Undecided {
+  id: string;
+  status: StreamStatus;
+  notificationDecision: string | null;
+  threadId: string;
+  userId: string;
+  errorMessage: string | null;
+  title: string;
+  muted: boolean;
+  answer: string;
+}
 
 /** What the claim statement gives back for each stream it claimed: the notification it created, if any. */
 type ClaimedRow = { claimedStreamId: string } & ({ [K in keyof NotificationRow]: null } | NotificationRow);
@@ -47,7 +52,7 @@ export class NotificationDecider {
 
   async decideMany(streamIds: readonly string[], via: DecisionSource = 'event'): Promise<Map<string, DecideResult>> {
     const results = new Map<string, DecideResult>(streamIds.map((id) => [id, 'gone']));
-    const rows = await this.prisma.stream.findMany({ where: { id: { in: [...new Set(streamIds)] } }, select: UNDECIDED_SELECT });
+    const rows = await this.read(streamIds);
     const undecided: Undecided[] = [];
     for (const row of rows) {
       if (row.notificationDecision) results.set(row.id, 'already-decided');
@@ -72,7 +77,7 @@ export class NotificationDecider {
       }
       const label = decision.notify ? decision.type : decision.reason;
       this.onDecision?.(label);
-      this.logger.info({ streamId: stream.id, threadId: stream.threadId, outcome: stream.status, threadOpen, muted: stream.thread.muted, decision: label, via }, 'notification decided');
+      this.logger.info({ streamId: stream.id, threadId: stream.threadId, outcome: stream.status, threadOpen, muted: stream.muted, decision: label, via }, 'notification decided');
       results.set(stream.id, row.id ? 'notified' : 'skipped');
       if (row.id) this.pusher.push(row.userId, toNotification(row));
     }
@@ -80,7 +85,17 @@ export class NotificationDecider {
   }
 
   private decisionOf(stream: Undecided, open: Set<string>): NotificationDecision {
-    return decideNotification(stream.status as Parameters<typeof decideNotification>[0], open.has(stream.threadId), stream.thread.muted);
+    return decideNotification(stream.status as TerminalStreamStatus, open.has(stream.threadId), stream.muted);
+  }
+
+  /** The streams, their threads and answers in one statement. */
+  private read(streamIds: readonly string[]): Promise<Undecided[]> {
+    return this.prisma.$queryRaw<Undecided[]>`
+      SELECT s.id::text AS id, s.status::text AS status, s.notification_decision::text AS "notificationDecision",
+        s.thread_id AS "threadId", s.user_id AS "userId", s.error_message AS "errorMessage",
+        t.title, t.muted, m.content AS answer
+      FROM streams s JOIN threads t ON t.id = s.thread_id JOIN messages m ON m.id = s.message_id
+      WHERE s.id = ANY(${[...new Set(streamIds)]}::uuid[])`;
   }
 
   /** The threads among these that at least one socket has open. */
@@ -119,7 +134,7 @@ export class NotificationDecider {
   private async claim(decided: Array<{ stream: Undecided; decision: NotificationDecision }>): Promise<ClaimedRow[]> {
     const values = decided.map(({ stream, decision }) => {
       const label = decision.notify ? 'notified' : decision.reason;
-      const text = decision.notify ? notificationText(decision.type, stream.thread.title, stream.message.content, stream.errorMessage) : null;
+      const text = decision.notify ? notificationText(decision.type, stream.title, stream.answer, stream.errorMessage) : null;
       return Prisma.sql`(${stream.id}::uuid, ${label}::"NotificationDecision", ${decision.notify ? randomUUID() : null}::uuid,
         ${decision.notify ? decision.type : null}::text, ${text?.title ?? null}::text, ${text?.body ?? null}::text)`;
     });
