@@ -81,9 +81,9 @@ export function createApp(deps: AppDeps): Express {
   api.use(capabilitiesRoute(deps.capabilities));
   if (deps.auth.devTokens) api.use(devTokenRoutes(deps.auth.secret));
   api.use(requireUser(deps.auth.secret, deps.users));
-  api.use(threadRoutes({ threads: deps.threads, canceller: deps.canceller, prisma: deps.prisma, deletions: deps.threadDeletions }));
+  api.use(threadRoutes({ threads: deps.threads, canceller: deps.canceller, deletions: deps.threadDeletions }));
   api.use(messageRoutes(deps));
-  api.use(chatRoutes({ threads: deps.threads, chatSender: deps.chat.sender, streaming: deps.chat.streaming, canceller: deps.canceller, prisma: deps.prisma, defaultModel: deps.defaultModel }));
+  api.use(chatRoutes({ threads: deps.threads, chatSender: deps.chat.sender, streaming: deps.chat.streaming, canceller: deps.canceller, defaultModel: deps.defaultModel }));
   api.use(streamRoutes({ reader: deps.reader, canceller: deps.canceller, prisma: deps.prisma }));
   api.use(notificationRoutes(deps.prisma));
   app.use('/api', api);

@@ -1,6 +1,5 @@
 import { Router } from 'express';
 import { threadIdSchema } from '@bgs/shared';
-import type { PrismaClient } from '@bgs/server';
 import { userIdOf } from '../auth/require-user';
 import { parseInput } from '../http/validate';
 import type { MessageSender } from '../messages/message-sender';
@@ -15,7 +14,6 @@ export interface ChatRouteDeps {
   chatSender: MessageSender;
   streaming: ChatStreaming;
   canceller: StreamCanceller;
-  prisma: PrismaClient;
   defaultModel: string;
 }
 
@@ -40,14 +38,14 @@ export function chatRoutes(deps: ChatRouteDeps): Router {
 
   router.get('/chat/:chatId/stream', async (req, res) => {
     const threadId = parseInput(threadIdSchema, req.params.chatId, 'chat id');
-    const userId = userIdOf(res);
-    await deps.streaming.resume(userId, await deps.threads.get(userId, threadId), res);
+    const thread = await deps.threads.get(userIdOf(res), threadId);
+    await deps.streaming.resume(thread, await deps.threads.activeStream(thread), res);
   });
 
   router.delete('/chat/:chatId/stream', async (req, res) => {
     const threadId = parseInput(threadIdSchema, req.params.chatId, 'chat id');
     const thread = await deps.threads.get(userIdOf(res), threadId);
-    const running = thread.activeStreamId ? await deps.prisma.stream.findUnique({ where: { id: thread.activeStreamId } }) : null;
+    const running = await deps.threads.activeStream(thread);
     if (running) await deps.canceller.cancel(running);
     res.status(204).end();
   });

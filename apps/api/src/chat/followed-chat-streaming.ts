@@ -70,9 +70,8 @@ export function followedChatStreaming(deps: FollowedChatDeps): ChatStreaming {
         return EMPTY_POSITION;
       });
     },
-    async resume(userId, thread, res) {
-      const threadId = thread.id;
-      const running = thread.activeStreamId ? await deps.prisma.stream.findUnique({ where: { id: thread.activeStreamId } }) : null;
+    async resume(thread, running, res) {
+      const { id: threadId, userId } = thread;
       if (!running || isTerminalStreamStatus(running.status)) return void res.status(204).end();
       const answer = new FollowedAnswer(running.id);
       // Joined first, then the snapshot: frames in between are applied by attempt + seq.

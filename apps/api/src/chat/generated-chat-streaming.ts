@@ -1,5 +1,5 @@
-import { runGeneration, type CancelSignals } from '@bgs/server';
-import type { DirectPorts } from '../direct/streamed-delivery';
+import type { CancelSignals } from '@bgs/server';
+import { generateHere, type DirectPorts } from '../direct/streamed-delivery';
 import type { ChatStreaming } from './chat-streaming';
 import { answerWithUiMessageStream } from './ui-message-response';
 
@@ -14,19 +14,12 @@ export function generatedChatStreaming(ports: DirectPorts, cancels: CancelSignal
     accept: () => undefined,
     async deliver(turn, res) {
       const { stream } = turn;
-      const request = { streamId: stream.id, threadId: stream.threadId, messageId: stream.messageId, model: stream.model };
-      const logger = ports.logger.child({ streamId: stream.id, threadId: stream.threadId, mode: 'direct' });
-      const control = cancels.register(stream.id);
       let generation: Promise<unknown> = Promise.resolve();
-      try {
-        await answerWithUiMessageStream(res, stream.messageId, (ui) => (generation = runGeneration(request, control, { ...ports, logger, events: ui }, { mayRetry: false })));
-        // A reader that left does not stop the generation: it runs (and stays cancellable) to its end.
-        await generation;
-      } finally {
-        cancels.release(stream.id, control);
-      }
+      await answerWithUiMessageStream(res, stream.messageId, (ui) => (generation = generateHere(ports, cancels, stream, ui)));
+      // A reader that left does not stop the generation: it runs (and stays cancellable) to its end.
+      await generation;
     },
-    async resume(_userId, _thread, res) {
+    async resume(_thread, _running, res) {
       res.status(204).end();
     },
   };

@@ -1,10 +1,35 @@
 import type { Request, Response } from 'express';
 import { ApiError, isTerminalStreamStatus, type SendMessageResult } from '@bgs/shared';
-import { GENERATION_FAILED, runGeneration, SseStreamEvents, streamEnd, type AttemptPorts, type CancelSignals } from '@bgs/server';
+import {
+  GENERATION_FAILED,
+  runGeneration,
+  SseStreamEvents,
+  streamEnd,
+  type AttemptPorts,
+  type CancelSignals,
+  type GenerationOutcome,
+  type StreamEvents,
+  type StreamRow,
+} from '@bgs/server';
 import type { TurnDelivery } from '../messages/turn-delivery';
 
 /** What a direct-mode generation runs on: everything but the events, which are each response's own. */
 export type DirectPorts = Omit<AttemptPorts, 'events'>;
+
+/**
+ * Runs a stored turn's generation in this process: one attempt (no worker retries it),
+ * its events written to `events`, cancellable through `cancels` while it runs.
+ */
+export async function generateHere(ports: DirectPorts, cancels: CancelSignals, stream: StreamRow, events: StreamEvents): Promise<GenerationOutcome> {
+  const control = cancels.register(stream.id);
+  try {
+    const logger = ports.logger.child({ streamId: stream.id, threadId: stream.threadId, mode: 'direct' });
+    const request = { streamId: stream.id, threadId: stream.threadId, messageId: stream.messageId, model: stream.model };
+    return await runGeneration(request, control, { ...ports, logger, events }, { mayRetry: false });
+  } finally {
+    cancels.release(stream.id, control);
+  }
+}
 
 const wantsEventStream = (req: Request) => /\btext\/event-stream\b/.test(req.headers.accept ?? '');
 
@@ -26,18 +51,14 @@ export function streamedDelivery(ports: DirectPorts, cancels: CancelSignals): Tu
       openEventStream(res);
       if (!turn.created) return replay(res, turn.result, ports);
       const { stream } = turn;
-      const control = cancels.register(stream.id);
       const onClose = () => {
         if (!res.writableEnded) cancels.abort(stream.id, 'cancel');
       };
       res.on('close', onClose);
       try {
-        const logger = ports.logger.child({ streamId: stream.id, threadId: stream.threadId, mode: 'direct' });
-        const request = { streamId: stream.id, threadId: stream.threadId, messageId: stream.messageId, model: stream.model };
-        await runGeneration(request, control, { ...ports, logger, events: new SseStreamEvents(res, turn.result) }, { mayRetry: false });
+        await generateHere(ports, cancels, stream, new SseStreamEvents(res, turn.result));
       } finally {
         res.off('close', onClose);
-        cancels.release(stream.id, control);
         res.end();
       }
     },

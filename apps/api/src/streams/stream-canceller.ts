@@ -1,5 +1,5 @@
 import { isTerminalStreamStatus } from '@bgs/shared';
-import { endDeletedStream, endStream, type JobRemoval, type Logger, type StreamEndPorts, type StreamRow } from '@bgs/server';
+import { endDeletedStream, endWithLiveContent, type JobRemoval, type Logger, type StreamEndPorts, type StreamRow } from '@bgs/server';
 
 /** Where a stream's generation may be waiting: the queue in background mode, this process in direct mode. */
 export interface PendingGenerations {
@@ -26,10 +26,7 @@ export class StreamCanceller {
     const { pending, ending, logger } = this.deps;
     await ending.live.requestCancel(stream.id);
     const job = await pending.removeIfNotRunning(stream.id);
-    if (job !== 'running') {
-      const live = await ending.live.read(stream.id);
-      await endStream(ending, stream.id, { status: 'cancelled', content: live?.content ?? '', attempt: stream.attempt, seq: live?.seq ?? stream.seq });
-    }
+    if (job !== 'running') await endWithLiveContent(ending, stream, { status: 'cancelled' });
     logger.info({ streamId: stream.id, threadId: stream.threadId, job }, 'cancel requested');
   }
 

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { createThreadBody, threadIdSchema, listThreadsQuery, patchThreadBody } from '@bgs/shared';
-import { toThread, type PrismaClient } from '@bgs/server';
+import { toThread } from '@bgs/server';
 import { userIdOf } from '../auth/require-user';
 import { decodeCursor } from '../http/cursor';
 import { parseInput } from '../http/validate';
@@ -11,13 +11,12 @@ import type { ThreadStore } from './thread-store';
 export interface ThreadRouteDeps {
   threads: ThreadStore;
   canceller: StreamCanceller;
-  prisma: PrismaClient;
   /** Tells the user's sockets on every instance (background mode; direct mode has no sockets to tell). */
   deletions: ThreadDeletedPort;
 }
 
 export function threadRoutes(deps: ThreadRouteDeps): Router {
-  const { threads, canceller, prisma, deletions } = deps;
+  const { threads, canceller, deletions } = deps;
   const router = Router();
 
   router.post('/threads', async (req, res) => {
@@ -45,7 +44,7 @@ export function threadRoutes(deps: ThreadRouteDeps): Router {
   router.delete('/threads/:threadId', async (req, res) => {
     const threadId = parseInput(threadIdSchema, req.params.threadId, 'thread id');
     const thread = await threads.get(userIdOf(res), threadId);
-    const active = thread.activeStreamId ? await prisma.stream.findUnique({ where: { id: thread.activeStreamId } }) : null;
+    const active = await threads.activeStream(thread);
     await threads.delete(userIdOf(res), threadId);
     // After the delete, so no new stream can start on the thread in between.
     if (active) await canceller.cancelDeleted(active);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { notFound } from '@bgs/shared';
-import type { PrismaClient, ThreadRow } from '@bgs/server';
+import type { PrismaClient, StreamRow, ThreadRow } from '@bgs/server';
 import { olderThan, page, type Cursor } from '../http/cursor';
 
 export const DEFAULT_THREAD_TITLE = 'New chat';
@@ -35,6 +35,11 @@ export class ThreadStore {
     const thread = await this.prisma.thread.findFirst({ where: { id: threadId, userId } });
     if (!thread) throw notFound('thread');
     return thread;
+  }
+
+  /** The thread's running (or queued) stream, if it has one. */
+  async activeStream(thread: ThreadRow): Promise<StreamRow | null> {
+    return thread.activeStreamId ? this.prisma.stream.findUnique({ where: { id: thread.activeStreamId } }) : null;
   }
 
   /** Renaming or muting is not activity: `updatedAt` (the list order) moves with messages only. */

@@ -1,5 +1,5 @@
 import { isTerminalStreamStatus, TERMINAL_STREAM_STATUSES } from '@bgs/shared';
-import { endStream, type GenerationQueue, type Logger, type PrismaClient, type StreamEndPorts } from '@bgs/server';
+import { endWithLiveContent, type GenerationQueue, type Logger, type PrismaClient, type StreamEndPorts } from '@bgs/server';
 
 const WORKER_LOST = { code: 'worker_lost', message: 'The answer was interrupted and could not be resumed. Please try again.' };
 
@@ -20,14 +20,7 @@ export class LostStreamReaper {
   async failLostStream(streamId: string, reason: string): Promise<void> {
     const stream = await this.prisma.stream.findUnique({ where: { id: streamId } });
     if (!stream || isTerminalStreamStatus(stream.status)) return;
-    const live = await this.ending.live.read(streamId);
-    const ended = await endStream(this.ending, streamId, {
-      status: 'failed',
-      content: live?.content ?? '',
-      attempt: stream.attempt,
-      seq: live?.seq ?? stream.seq,
-      error: WORKER_LOST,
-    });
+    const ended = await endWithLiveContent(this.ending, stream, { status: 'failed', error: WORKER_LOST });
     if (ended) this.logger.warn({ streamId, threadId: stream.threadId, attempt: stream.attempt, reason }, 'lost stream failed');
   }
 

@@ -29,6 +29,19 @@ export async function endStream(ports: StreamEndPorts, streamId: string, ending:
   return ended;
 }
 
+/**
+ * Ends a stream no generation is running (a cancel before it started, a lost job) with
+ * what its live buffer holds, at the position it holds it.
+ */
+export async function endWithLiveContent(
+  ports: StreamEndPorts,
+  stream: StreamRow,
+  ending: Pick<StreamEnding, 'status' | 'error'>,
+): Promise<{ stream: StreamRow; message: MessageRow } | null> {
+  const live = await ports.live.read(stream.id);
+  return endStream(ports, stream.id, { ...ending, content: live?.content ?? '', attempt: stream.attempt, seq: live?.seq ?? stream.seq });
+}
+
 /** Makes the live buffer agree with a stream Postgres already ended (nothing otherwise). */
 export async function resyncEndedStream(ports: StreamEndPorts, streamId: string): Promise<void> {
   const stream = await ports.records.get(streamId);

@@ -6,6 +6,9 @@ interface Entry extends StreamPosition {
   cancel: boolean;
 }
 
+/** A stream the buffer has not seen start: no attempt yet. */
+const notStarted = (cancel = false): Entry => ({ attempt: 0, seq: 0, status: 'queued', content: '', cancel });
+
 /**
  * The live buffer in this process's memory, for direct mode (no Redis, one instance):
  * the same rules as the Redis one. A cancel reaches the generation through
@@ -19,7 +22,7 @@ export class MemoryLiveBuffer implements LiveBuffer {
   ) {}
 
   async beginAttempt(streamId: string): Promise<{ attempt: number; cancelled: boolean } | null> {
-    const entry = this.entries.get(streamId) ?? { attempt: 0, seq: 0, status: 'queued', content: '', cancel: false };
+    const entry = this.entries.get(streamId) ?? notStarted();
     if (isTerminalStreamStatus(entry.status)) return null;
     this.entries.set(streamId, { ...entry, attempt: entry.attempt + 1, seq: 0, status: 'streaming', content: '' });
     return { attempt: entry.attempt + 1, cancelled: entry.cancel };
@@ -35,7 +38,7 @@ export class MemoryLiveBuffer implements LiveBuffer {
   }
 
   async finish(streamId: string, status: TerminalStreamStatus, seq: number | null, ended: Announcement): Promise<boolean> {
-    const entry = this.entries.get(streamId) ?? { attempt: 0, seq: 0, status: 'queued', content: '', cancel: false };
+    const entry = this.entries.get(streamId) ?? notStarted();
     if (isTerminalStreamStatus(entry.status)) return false;
     this.entries.set(streamId, { ...entry, status, seq: seq ?? entry.seq });
     setTimeout(() => this.entries.delete(streamId), this.options.endedTtlMs).unref();
@@ -46,7 +49,7 @@ export class MemoryLiveBuffer implements LiveBuffer {
   async requestCancel(streamId: string): Promise<void> {
     const entry = this.entries.get(streamId);
     if (entry) entry.cancel = true;
-    else this.entries.set(streamId, { attempt: 0, seq: 0, status: 'queued', content: '', cancel: true });
+    else this.entries.set(streamId, notStarted(true));
     this.options.onCancelRequested(streamId);
   }
 
