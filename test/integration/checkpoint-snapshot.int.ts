@@ -64,7 +64,8 @@ describe('snapshots of a running stream without its live buffer', () => {
 
     // The live buffer is gone (its TTL lapsed, or Redis lost it); the stream still runs.
     const keys = redisKeys(system.prefix);
-    expect(await redis.del(keys.streamLive(streamId), keys.streamContent(streamId))).toBe(2);
+    const ref = { streamId, threadId: thread.id };
+    expect(await redis.del(keys.streamLive(ref), keys.streamContent(ref))).toBe(2);
 
     /** Content, attempt and seq agree: the content is what frames 1..seq of that attempt carried. */
     const expectAgreement = (where: string, shown: { attempt: number; seq: number; content: string; status?: string }) => {

@@ -2,11 +2,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Client } from 'pg';
 import { GENERATION_QUEUE, type Notification } from '@bgs/shared';
-import { bullConnection, closeRedis, createLogger, createRedis, PresenceStore, redisKeys, type Redis } from '@bgs/server';
+import { bullConnection, closeRedis, createLogger, createRedis, PresenceStore, redisKeys, type BullConnection, type RedisClient } from '@bgs/server';
 import { CompletionListener } from '../../apps/worker/src/notifications/completion-listener';
 import type { LostStreamReaper } from '../../apps/worker/src/notifications/lost-stream-reaper';
 import type { DecideResult, NotificationDecider } from '../../apps/worker/src/notifications/notification-decider';
-import { testEnv } from '../support/env';
+import { testRedisTarget } from '../support/redis-target';
 import { eventually, type HttpClient } from '../support/http';
 import type { LogLine, ManagedProcess } from '../support/processes';
 import { connectSocket, type TestSocket } from '../support/sockets';
@@ -16,11 +16,11 @@ const hex = () => randomBytes(4).toString('hex');
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('PresenceStore against Redis', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   const keys = redisKeys(`p${hex()}`);
 
   beforeAll(() => {
-    redis = createRedis(testEnv().redisUrl, { name: 'presence-test' });
+    redis = createRedis(testRedisTarget(), { name: 'presence-test' });
   });
   afterAll(async () => {
     await closeRedis(redis);
@@ -142,15 +142,16 @@ class RecordingDecider {
 describe('CompletionListener against a real queue', () => {
   const keys = redisKeys(`l${hex()}`);
   const logger = createLogger('test', 'silent');
-  let redis: Redis;
+  let redis: RedisClient;
   let queue: Queue;
   let worker: Worker;
+  let bull: BullConnection[] = [];
   const finished = new Set<string>();
 
   beforeAll(async () => {
-    const url = testEnv().redisUrl;
-    redis = createRedis(url, { name: 'listener-test' });
-    queue = new Queue(GENERATION_QUEUE, { connection: bullConnection(url), prefix: keys.bullPrefix });
+    redis = createRedis(testRedisTarget(), { name: 'listener-test' });
+    bull = [bullConnection(testRedisTarget()), bullConnection(testRedisTarget())];
+    queue = new Queue(GENERATION_QUEUE, { connection: bull[0].connection, prefix: keys.bullPrefix });
     worker = new Worker(
       GENERATION_QUEUE,
       async (job) => {
@@ -158,7 +159,7 @@ describe('CompletionListener against a real queue', () => {
         if (job.data.fail === 'always') throw new UnrecoverableError('the job failed without ending its stream');
         return { status: 'completed' };
       },
-      { connection: bullConnection(url), prefix: keys.bullPrefix, concurrency: 10 },
+      { connection: bull[1].connection, prefix: keys.bullPrefix, concurrency: 10 },
     );
     worker.on('completed', (job) => finished.add(job.id as string));
     await worker.waitUntilReady();
@@ -167,13 +168,14 @@ describe('CompletionListener against a real queue', () => {
     await worker.close();
     await queue.obliterate({ force: true });
     await queue.close();
+    for (const b of bull) await b.close();
     await redis.del(keys.listenerCursor);
     await closeRedis(redis);
   });
 
   function listenerWith(decider: RecordingDecider, reaper: Pick<LostStreamReaper, 'failLostStream'>) {
     return new CompletionListener({
-      redisUrl: testEnv().redisUrl,
+      redis: testRedisTarget(),
       cursor: redis,
       keys,
       decider: decider as unknown as NotificationDecider,
@@ -275,7 +277,7 @@ describe('completion listener processes', () => {
   const SWEEP_INTERVAL_MS = 1_000;
   let system: TestSystem;
   let pg: Client;
-  let redis: Redis;
+  let redis: RedisClient;
   let api: HttpClient & { token: string };
   let socket: TestSocket;
   let inbox: Inbox;
@@ -290,7 +292,7 @@ describe('completion listener processes', () => {
     await system.addWorker({ WORKER_ROLE: 'generator' });
     pg = new Client({ connectionString: system.db.url });
     await pg.connect();
-    redis = createRedis(testEnv().redisUrl, { name: 'listener-processes-test' });
+    redis = createRedis(testRedisTarget(), { name: 'listener-processes-test' });
     api = await system.client('crowd');
     socket = await connectSocket(system.url(), api.token);
     inbox = new Inbox(socket);

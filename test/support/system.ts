@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from './database';
-import { TEST_AUTH_SECRET, testEnv } from './env';
+import { TEST_AUTH_SECRET } from './env';
 import { httpClient, type HttpClient } from './http';
 import { spawnBundle, type ManagedProcess } from './processes';
+import { testRedisEnv } from './redis-target';
 
 export interface SystemOptions {
   apis?: number;
   workers?: number;
   /** Extra environment for every process (FRAME_MS, LOCK_DURATION_MS…). */
   env?: Record<string, string>;
-  /** A Redis of the test's own (fault tests restart it); defaults to the shared test Redis. */
+  /** A Redis of the test's own (fault tests restart it); defaults to the shared test Redis (or cluster). */
   redisUrl?: string;
 }
 
@@ -34,7 +35,7 @@ export class TestSystem {
     Object.assign(system.env, {
       NODE_ENV: 'test',
       DATABASE_URL: db.url,
-      REDIS_URL: options.redisUrl ?? testEnv().redisUrl,
+      ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : testRedisEnv()),
       REDIS_PREFIX: system.prefix,
       AUTH_SECRET: TEST_AUTH_SECRET,
       AUTH_DEV_TOKENS: '1',

@@ -15,6 +15,7 @@ import {
   PresenceStore,
   redisKeys,
   RedisLiveBuffer,
+  roomWireFor,
   SocketIoStreamEvents,
   StreamRecords,
   type Database,
@@ -72,20 +73,21 @@ function backgroundMode(c: Common, redis: NonNullable<Config['redis']>, users: U
   const { config, logger, db } = c;
   const keys = redisKeys(redis.prefix);
   // HTTP paths fail fast while Redis is down (503), instead of queueing commands.
-  const commands = createRedis(redis.url, { name: 'api-commands', failFast: true });
-  const pubClient = createRedis(redis.url, { name: 'api-socket-pub' });
-  const subClient = createRedis(redis.url, { name: 'api-socket-sub' });
-  const chatSubscriber = createRedis(redis.url, { name: 'api-chat-rooms' });
+  const wire = roomWireFor(redis.target, keys);
+  const commands = createRedis(redis.target, { name: 'api-commands', failFast: true });
+  const pubClient = createRedis(redis.target, { name: 'api-socket-pub' });
+  const subClient = createRedis(redis.target, { name: 'api-socket-sub' });
+  const chatSubscriber = createRedis(redis.target, { name: 'api-chat-rooms' });
   for (const client of [commands, pubClient, subClient, chatSubscriber]) client.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
   const live = new RedisLiveBuffer(commands, keys, config.frames.liveTtlSeconds);
-  const queue = createGenerationQueue({ redisUrl: redis.url, keys, worker: config.worker, logger, failFast: true });
+  const queue = createGenerationQueue({ redis: redis.target, keys, worker: config.worker, logger, failFast: true });
   const reader = new StreamReader(db.prisma, live);
   const presence = new PresenceTracker(new PresenceStore(commands, keys, config.presenceTtlMs), logger);
   const enqueue = turnEnqueuer(queue, c.messages, logger);
   const delivery = queuedDelivery(enqueue);
   const rateLimiter = redisRateLimiter(commands, keys, config.rateLimit.sends, config.rateLimit.windowMs);
   const chatStreaming = followedChatStreaming({
-    follower: new RoomFollower(chatSubscriber, keys.socketIoKey, logger), enqueue, reader, presence, prisma: db.prisma, logger,
+    follower: new RoomFollower(chatSubscriber, wire, logger), enqueue, reader, presence, prisma: db.prisma, logger,
   });
   let io: RealtimeServer | undefined;
   c.metrics.watchQueue(queue.queue, logger);
@@ -93,15 +95,15 @@ function backgroundMode(c: Common, redis: NonNullable<Config['redis']>, users: U
     app: {
       readiness: { postgres: () => db.prisma.$queryRaw`SELECT 1`, redis: () => commands.ping() },
       reader,
-      canceller: new StreamCanceller({ pending: queue, ending: { records: c.records, live, events: new SocketIoStreamEvents(commands, keys.socketIoKey) }, logger }),
+      canceller: new StreamCanceller({ pending: queue, ending: { records: c.records, live, events: new SocketIoStreamEvents(commands, wire) }, logger }),
       sender: new MessageSender(c.messages, rateLimiter, delivery),
       delivery,
       chat: { sender: new MessageSender(c.messages, rateLimiter, chatStreaming), streaming: chatStreaming },
       queueBoard: config.auth.adminToken ? queueBoardRoutes(config.auth.adminToken, [queue.queue]) : null,
-      threadDeletions: new SocketIoThreadDeletions(commands, keys.socketIoKey, logger),
+      threadDeletions: new SocketIoThreadDeletions(commands, wire, logger),
     },
     attach() {
-      io = createRealtimeServer(c.server, { secret: config.auth.secret, users, pubClient, subClient, socketIoKey: keys.socketIoKey, logger, threads, reader, presence });
+      io = createRealtimeServer(c.server, { secret: config.auth.secret, users, pubClient, subClient, socketIoKey: keys.socketIoKey, wire, logger, threads, reader, presence });
       c.metrics.watchRealtime(io, presence);
       presence.start();
     },

@@ -15,6 +15,7 @@ import {
   PresenceStore,
   redisKeys,
   RedisLiveBuffer,
+  roomWireFor,
   SocketIoStreamEvents,
   StreamRecords,
   type Logger,
@@ -35,20 +36,21 @@ async function main(): Promise<void> {
     logger.info('BACKGROUND_STREAMING is off: there is no queue to work on; exiting');
     return;
   }
-  const { url, prefix } = config.redis;
+  const { target, prefix } = config.redis;
   const keys = redisKeys(prefix);
+  const wire = roomWireFor(target, keys);
   const db = createDatabase(config.databaseUrl, { max: config.databasePoolSize });
   // A process's first Prisma query connects and loads the query compiler (0.5–2 s): pay it now,
   // in the background, rather than on the first user's request. Failing here changes nothing.
   db.prisma.stream.findFirst({ select: { id: true } }).catch((err: Error) => logger.warn({ err: err.message }, 'database warm-up failed; queries will retry'));
   // Auto-pipelining: the frames flushed on one clock tick leave in one socket write.
-  const commands = createRedis(url, { name: 'worker-commands', enableAutoPipelining: true });
-  const subscriber = createRedis(url, { name: 'worker-cancel-subscriber' });
+  const commands = createRedis(target, { name: 'worker-commands', enableAutoPipelining: true });
+  const subscriber = createRedis(target, { name: 'worker-cancel-subscriber' });
   for (const c of [commands, subscriber]) c.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
   // The adapters of a stream's life in background mode: Postgres, the Redis live buffer, socket.io rooms over Redis.
   const records = new StreamRecords(db.prisma);
   const live = new RedisLiveBuffer(commands, keys, config.frames.liveTtlSeconds);
-  const events = new SocketIoStreamEvents(commands, keys.socketIoKey);
+  const events = new SocketIoStreamEvents(commands, wire);
   const cancels = new CancelSignals((streamId, reason) => logger.info({ streamId, reason }, 'aborting generation'));
   const closers: Array<() => Promise<unknown>> = [];
   const metrics = new WorkerMetrics();
@@ -62,6 +64,7 @@ async function main(): Promise<void> {
   let worker: Worker<GenerationJob, GenerationResult> | null = null;
   if (config.worker.role !== 'listener') {
     const stopListening = await listenForCancels(subscriber, keys, cancels);
+    const bull = bullConnection(target);
     worker = new Worker<GenerationJob, GenerationResult>(
       GENERATION_QUEUE,
       createGenerationProcessor({
@@ -77,7 +80,7 @@ async function main(): Promise<void> {
         onEnd: metrics.onEnd,
       }),
       {
-        connection: bullConnection(url),
+        connection: bull.connection,
         prefix: keys.bullPrefix,
         concurrency: config.worker.concurrency,
         lockDuration: config.worker.lockDurationMs,
@@ -89,15 +92,15 @@ async function main(): Promise<void> {
     worker.on('stalled', (jobId) => logger.warn({ jobId, streamId: jobId }, 'job stalled: its worker died; another attempt will run'));
     await worker.waitUntilReady();
     metrics.watchRunning(cancels);
-    closers.push(() => stopGenerating(worker as Worker, cancels, config, logger), stopListening);
+    closers.push(() => stopGenerating(worker as Worker, cancels, config, logger), () => bull.close(), stopListening);
   }
 
   if (config.worker.role !== 'generator') {
-    const queue = createGenerationQueue({ redisUrl: url, keys, worker: config.worker, logger, failFast: false });
+    const queue = createGenerationQueue({ redis: target, keys, worker: config.worker, logger, failFast: false });
     const presence = new PresenceStore(commands, keys, config.presenceTtlMs);
-    const decider = new NotificationDecider(db.prisma, presence, roomPusher(commands, keys.socketIoKey, logger), logger, metrics.onDecision);
+    const decider = new NotificationDecider(db.prisma, presence, roomPusher(commands, wire, logger), logger, metrics.onDecision);
     const reaper = new LostStreamReaper(db.prisma, queue, { records, live, events }, logger);
-    const listener = new CompletionListener({ redisUrl: url, cursor: commands, keys, decider, reaper, logger });
+    const listener = new CompletionListener({ redis: target, cursor: commands, keys, decider, reaper, logger });
     const sweep = new StreamSweep(db.prisma, decider, reaper, {
       intervalMs: config.worker.sweepIntervalMs,
       decideAfterMs: Math.min(2_000, config.worker.sweepIntervalMs),

@@ -29,3 +29,4 @@ export * from './redis/lua-commands';
 export * from './streams/attempt-starts';
 export * from './streams/dto';
 export * from './streams/stream-records';
+export * from './redis/slots';

@@ -62,6 +62,15 @@ export interface StreamPosition {
   content: string;
 }
 
+/**
+ * Which stream, and the thread it belongs to: a stream's Redis keys carry its thread's
+ * hash tag, so on Redis Cluster they sit in the slot of the thread's room channel.
+ */
+export interface StreamRef {
+  streamId: string;
+  threadId: string;
+}
+
 /** A stream as `GET /streams/:id` and the send answer show it. */
 export interface StreamState extends StreamPosition {
   id: string;

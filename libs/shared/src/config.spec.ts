@@ -26,7 +26,7 @@ describe('loadConfig', () => {
       http: { host: '127.0.0.1', port: 3000, maxBodyBytes: 64 * 1024, maxMessageChars: 32_000 },
       logLevel: 'info',
       databaseUrl: valid.DATABASE_URL,
-      redis: { url: valid.REDIS_URL, prefix: 'bgs' },
+      redis: { target: { kind: 'server', url: valid.REDIS_URL }, prefix: 'bgs' },
       auth: { secret: valid.AUTH_SECRET, devTokens: false, adminToken: null },
       backgroundStreaming: true,
       provider: {
@@ -118,8 +118,19 @@ describe('loadConfig', () => {
     expect(problems.map((p) => p.split(' ')[0]).sort()).toEqual(['AUTH_SECRET', 'DATABASE_URL', 'FRAME_MS', 'PORT', 'REDIS_URL']);
   });
 
+  it('takes a Redis Cluster from REDIS_CLUSTER_NODES, in place of REDIS_URL', () => {
+    const nodes = '127.0.0.1:7001,127.0.0.1:7002,redis-3.internal:7003';
+    expect(loadConfig({ ...valid, REDIS_CLUSTER_NODES: nodes }).redis).toEqual({
+      target: { kind: 'cluster', nodes: [{ host: '127.0.0.1', port: 7001 }, { host: '127.0.0.1', port: 7002 }, { host: 'redis-3.internal', port: 7003 }] },
+      prefix: 'bgs',
+    });
+    expect(loadConfig({ ...valid, REDIS_URL: undefined, REDIS_CLUSTER_NODES: '127.0.0.1:7001' }).redis?.target.kind).toBe('cluster');
+    expect(problemsOf({ ...valid, REDIS_CLUSTER_NODES: '127.0.0.1' })).toEqual(['REDIS_CLUSTER_NODES must be host:port,host:port,…']);
+    expect(problemsOf({ ...valid, REDIS_CLUSTER_NODES: '127.0.0.1:7001, 127.0.0.1:7002' })).toEqual(['REDIS_CLUSTER_NODES must be host:port,host:port,…']);
+  });
+
   it('requires REDIS_URL when background streaming is on, and not when it is off', () => {
-    expect(problemsOf({ ...valid, REDIS_URL: undefined })).toEqual(['REDIS_URL is required when BACKGROUND_STREAMING is on']);
+    expect(problemsOf({ ...valid, REDIS_URL: undefined })).toEqual(['REDIS_URL or REDIS_CLUSTER_NODES is required when BACKGROUND_STREAMING is on']);
     const off = loadConfig({ ...valid, REDIS_URL: undefined, BACKGROUND_STREAMING: 'false' });
     expect(off.backgroundStreaming).toBe(false);
     expect(off.redis).toBeNull();

@@ -29,6 +29,15 @@ const envSchema = z
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'must start with postgres:// or postgresql://'),
     DATABASE_POOL_SIZE: int(20, 1, 1_000),
     REDIS_URL: url(['redis', 'rediss']).optional(),
+    /** Seed nodes of a Redis Cluster, `host:port,host:port,…`; when set it replaces REDIS_URL. */
+    REDIS_CLUSTER_NODES: z
+      .string()
+      .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'must be host:port,host:port,…')
+      .transform((list) => list.split(',').map((node) => {
+        const i = node.lastIndexOf(':');
+        return { host: node.slice(0, i), port: Number(node.slice(i + 1)) };
+      }))
+      .optional(),
     REDIS_PREFIX: z
       .string()
       .regex(/^[A-Za-z0-9_.-]{1,40}$/, 'letters, digits, _ . - only (braces are added where Redis Cluster needs them)')
@@ -74,8 +83,8 @@ const envSchema = z
   // a variable that failed its own check holds its raw string here, hence the `=== true`.
   .superRefine(
     (env, ctx) => {
-      if (env.BACKGROUND_STREAMING === true && env.REDIS_URL === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'is required when BACKGROUND_STREAMING is on' });
+      if (env.BACKGROUND_STREAMING === true && env.REDIS_URL === undefined && env.REDIS_CLUSTER_NODES === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'or REDIS_CLUSTER_NODES is required when BACKGROUND_STREAMING is on' });
       }
       if (env.AUTH_DEV_TOKENS === true && env.NODE_ENV === 'production') {
         ctx.addIssue({ code: 'custom', path: ['AUTH_DEV_TOKENS'], message: 'must be off when NODE_ENV=production' });
@@ -96,7 +105,7 @@ export interface Config {
   databaseUrl: string;
   /** Postgres connections per process. */
   databasePoolSize: number;
-  redis: { url: string; prefix: string } | null;
+  redis: { target: RedisTarget; prefix: string } | null;
   auth: { secret: string; devTokens: boolean; adminToken: string | null };
   backgroundStreaming: boolean;
   provider: {
@@ -125,6 +134,16 @@ export interface Config {
   shutdownGraceMs: number;
 }
 
+/** Where Redis is: one server, or the seed nodes of a Redis Cluster. */
+export type RedisTarget = { kind: 'server'; url: string } | { kind: 'cluster'; nodes: Array<{ host: string; port: number }> };
+
+function redisConfig(e: Env): Config['redis'] {
+  const target: RedisTarget | null = e.REDIS_CLUSTER_NODES
+    ? { kind: 'cluster', nodes: e.REDIS_CLUSTER_NODES }
+    : e.REDIS_URL ? { kind: 'server', url: e.REDIS_URL } : null;
+  return target && { target, prefix: e.REDIS_PREFIX };
+}
+
 /** Thrown when the environment is invalid; the message names every bad variable. */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -151,7 +170,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     metrics: { workerPort: e.METRICS_PORT ?? null },
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
-    redis: e.BACKGROUND_STREAMING && e.REDIS_URL ? { url: e.REDIS_URL, prefix: e.REDIS_PREFIX } : null,
+    redis: e.BACKGROUND_STREAMING ? redisConfig(e) : null,
     auth: { secret: e.AUTH_SECRET, devTokens: e.AUTH_DEV_TOKENS, adminToken: e.ADMIN_TOKEN ?? null },
     backgroundStreaming: e.BACKGROUND_STREAMING,
     provider: {

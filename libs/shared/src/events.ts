@@ -16,10 +16,13 @@ export const EVENTS = {
   sessionExpired: 'session.expired',
 } as const;
 
-/** Room names: every socket joins its user's room; `thread.open` joins the thread's. */
+/**
+ * Room names: every socket joins its user's room; `thread.open` joins the thread's. The
+ * thread id is the room's hash tag, which its stream keys share (Redis Cluster).
+ */
 export const rooms = {
   user: (userId: string) => `user:${userId}`,
-  thread: (threadId: string) => `thread:${threadId}`,
+  thread: (threadId: string) => `thread:{${threadId}}`,
 };
 
 /** A stream's position as `thread.open` acks it (and `GET /streams/:id` shows it, with its error). */

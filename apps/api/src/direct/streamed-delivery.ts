@@ -71,7 +71,7 @@ export function streamedDelivery(ports: DirectPorts, cancels: CancelSignals): Tu
  */
 async function replay(res: Response, result: SendMessageResult, ports: DirectPorts): Promise<void> {
   const state = result.stream;
-  const live = await ports.live.read(state.id);
+  const live = await ports.live.read({ streamId: state.id, threadId: state.threadId });
   const events = new SseStreamEvents(res, live ? { ...result, stream: { ...state, ...live } } : result);
   const ids = { streamId: state.id, threadId: state.threadId, messageId: state.messageId };
   await events.started().send();

@@ -132,7 +132,7 @@ describe('errorMiddleware', () => {
   });
 
   it('Redis unreachable (a real fail-fast ioredis error) is 503 unavailable', async () => {
-    const redis = createRedis(`redis://127.0.0.1:${await closedPort()}`, { name: 'spec', failFast: true, lazyConnect: true, retryStrategy: () => null });
+    const redis = createRedis({ kind: 'server', url: `redis://127.0.0.1:${await closedPort()}` }, { name: 'spec', failFast: true, lazyConnect: true, retryStrategy: () => null });
     redis.on('error', () => undefined);
     try {
       const err = await errorOf(() => redis.ping());

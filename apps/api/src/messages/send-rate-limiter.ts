@@ -1,5 +1,5 @@
 import { ApiError } from '@bgs/shared';
-import { withLuaCommands, type Redis, type RedisKeys } from '@bgs/server';
+import { withLuaCommands, type RedisClient, type RedisKeys } from '@bgs/server';
 import SEND_RATE_WINDOW from './send-rate-window.lua';
 
 /** Sends per user per window; a refusal is a 429 with `Retry-After`. */
@@ -12,9 +12,9 @@ function refuse(limit: number, retryAfterMs: number): never {
   throw new ApiError('rate_limited', `too many messages: at most ${limit} per window; retry in ${seconds}s`, { limit }, seconds);
 }
 
-/** A fixed window in Redis (one round trip), so the limit holds across API instances. */
-export function redisRateLimiter(redis: Redis, keys: RedisKeys, limit: number, windowMs: number): SendRateLimiter {
-  const commands = withLuaCommands<{ bgsSendRateWindow(key: string, windowMs: number): Promise<[number, number]> }>(redis, [
+/** A fixed window in Redis (one round trip, one key: any slot of a cluster), so the limit holds across API instances. */
+export function redisRateLimiter(redis: RedisClient, keys: RedisKeys, limit: number, windowMs: number): SendRateLimiter {
+  const commands = withLuaCommands<RedisClient, { bgsSendRateWindow(key: string, windowMs: number): Promise<[number, number]> }>(redis, [
     { name: 'bgsSendRateWindow', numberOfKeys: 1, source: SEND_RATE_WINDOW },
   ]);
   return {

@@ -1,8 +1,8 @@
 import type { Server as HttpServer } from 'node:http';
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { Server, type Socket } from 'socket.io';
 import { ApiError, rooms, type ClientToServerEvents, type ServerToClientEvents } from '@bgs/shared';
-import { isDatabaseUnavailable, type Logger, type Redis } from '@bgs/server';
+import { isDatabaseUnavailable, type Logger, type RedisClient, type RoomWire } from '@bgs/server';
 import type { UserRegistry } from '../auth/require-user';
 import { verifyTokenClaims } from '../auth/tokens';
 import { resyncAfterRedisLoss } from './resync-after-redis-loss';
@@ -29,9 +29,11 @@ export type RealtimeSocket = Socket<ClientToServerEvents, ServerToClientEvents, 
 export interface RealtimeDeps extends ThreadHandlerDeps {
   secret: string;
   users: UserRegistry;
-  pubClient: Redis;
-  subClient: Redis;
+  pubClient: RedisClient;
+  subClient: RedisClient;
   socketIoKey: string;
+  /** How room events travel over Redis; the adapter reads them the same way. */
+  wire: RoomWire;
   logger: Logger;
 }
 
@@ -45,7 +47,10 @@ export function createRealtimeServer(http: HttpServer, deps: RealtimeDeps): Real
   const io: RealtimeServer = new Server(http, {
     serveClient: false,
     cors: { origin: true },
-    adapter: createAdapter(deps.pubClient, deps.subClient, { key: deps.socketIoKey }),
+    adapter: deps.wire.kind === 'sharded'
+      // 'dynamic': each room has its own channel, in its room's slot: a frame reaches only that shard.
+      ? createShardedAdapter(deps.pubClient, deps.subClient, { channelPrefix: deps.socketIoKey, subscriptionMode: 'dynamic' })
+      : createAdapter(deps.pubClient, deps.subClient, { key: deps.socketIoKey }),
   });
   resyncAfterRedisLoss(io, deps.subClient, deps.logger);
   forgetDeletedThreads(io, deps.presence, deps.logger);

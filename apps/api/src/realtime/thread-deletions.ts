@@ -1,6 +1,5 @@
-import { Emitter } from '@socket.io/redis-emitter';
-import { EVENTS, rooms, type ServerToClientEvents, type ThreadDeletedEvent } from '@bgs/shared';
-import type { Logger } from '@bgs/server';
+import { EVENTS, rooms, type ThreadDeletedEvent } from '@bgs/shared';
+import { sendPacket, type Logger, type PacketPublisher, type RoomWire } from '@bgs/server';
 import type { PresenceTracker } from '../presence/presence-tracker';
 import type { RealtimeServer } from './socket-server';
 
@@ -13,15 +12,10 @@ export interface ThreadDeletedPort {
 /** The server-side event (between API instances) that a thread was deleted; its argument is the thread id. */
 export const THREAD_DELETED_SERVER_EVENT = 'thread.deleted';
 
-/** A Redis connection's `publish`. */
-export interface Publisher {
-  publish(channel: string, message: string | Buffer): Promise<unknown>;
-}
-
 /**
  * A deleted thread leaves nothing behind on any API instance, and every tab of its user
- * hears of it. Two messages go out through Redis, as `@socket.io/redis-emitter` sends
- * them, so that every API instance's adapter handles them, this one included:
+ * hears of it. Two messages go out through Redis, as the adapter reads them (`wire`), so
+ * that every API instance's adapter handles them, this one included:
  *
  * 1. a server-side emit: each instance makes its own sockets that had the thread open
  *    leave its room and closes their presence (`forgetDeletedThreads`). Presence is held
@@ -33,7 +27,8 @@ export interface Publisher {
  * 2. `thread.deleted {threadId}` to the user's room, so every tab drops the thread.
  *
  * Through Redis rather than at once here, so that each instance handles them after the
- * `stream.cancelled` the delete published before (pub/sub keeps one publisher's order):
+ * `stream.cancelled` the delete published before (pub/sub keeps one publisher's order; on
+ * a cluster they travel from different shards, but that one was acknowledged first):
  * the thread's sockets get that event, then leave the room, then hear `thread.deleted`.
  * Both are published before the DELETE answers, so a thread created again under the
  * same id afterwards starts with an empty room and no presence. An instance whose Redis
@@ -42,20 +37,17 @@ export interface Publisher {
  */
 export class SocketIoThreadDeletions implements ThreadDeletedPort {
   constructor(
-    private readonly publisher: Publisher,
-    private readonly socketIoKey: string,
+    private readonly publisher: PacketPublisher,
+    private readonly wire: RoomWire,
     private readonly logger: Logger,
   ) {}
 
   async threadDeleted(userId: string, threadId: string): Promise<void> {
-    const published: Promise<unknown>[] = [];
-    // The emitter publishes without waiting; collect its PUBLISHes to know they were taken.
-    const collect = { publish: (channel: string, message: string | Buffer) => void published.push(this.publisher.publish(channel, message)) };
-    const emitter = new Emitter<ServerToClientEvents>(collect, { key: this.socketIoKey });
     try {
-      emitter.serverSideEmit(THREAD_DELETED_SERVER_EVENT, threadId);
-      emitter.to(rooms.user(userId)).emit(EVENTS.threadDeleted, { threadId } satisfies ThreadDeletedEvent);
-      await Promise.all(published);
+      // In this order, from one connection: pub/sub keeps one publisher's order per channel.
+      const forget = sendPacket(this.publisher, this.wire.serverSideEmit(THREAD_DELETED_SERVER_EVENT, threadId));
+      const tell = sendPacket(this.publisher, this.wire.roomEvent(rooms.user(userId), EVENTS.threadDeleted, { threadId } satisfies ThreadDeletedEvent));
+      await Promise.all([forget, tell]);
     } catch (err) {
       this.logger.warn({ userId, threadId, err: (err as Error)?.message }, 'could not announce a deleted thread');
     }

@@ -24,7 +24,7 @@ export class StreamCanceller {
   async cancel(stream: StreamRow): Promise<void> {
     if (isTerminalStreamStatus(stream.status)) return;
     const { pending, ending, logger } = this.deps;
-    await ending.live.requestCancel(stream.id);
+    await ending.live.requestCancel({ streamId: stream.id, threadId: stream.threadId });
     const job = await pending.removeIfNotRunning(stream.id);
     if (job !== 'running') await endWithLiveContent(ending, stream, { status: 'cancelled' });
     logger.info({ streamId: stream.id, threadId: stream.threadId, job }, 'cancel requested');
@@ -34,7 +34,7 @@ export class StreamCanceller {
   async cancelDeleted(stream: StreamRow): Promise<void> {
     if (isTerminalStreamStatus(stream.status)) return;
     const { pending, ending, logger } = this.deps;
-    await ending.live.requestCancel(stream.id);
+    await ending.live.requestCancel({ streamId: stream.id, threadId: stream.threadId });
     await pending.removeIfNotRunning(stream.id);
     await endDeletedStream(ending, stream);
     logger.info({ streamId: stream.id, threadId: stream.threadId }, 'stream of a deleted thread cancelled');

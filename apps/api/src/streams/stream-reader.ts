@@ -46,7 +46,7 @@ export class StreamReader {
   async get(userId: string, streamId: string): Promise<StreamState> {
     const row = await this.prisma.stream.findFirst({ where: { id: streamId, userId }, include: { message: MESSAGE_CHECKPOINT } });
     if (!row) throw notFound('stream');
-    return mergeLive(row, isTerminalStreamStatus(row.status) ? null : await this.live.read(streamId));
+    return mergeLive(row, isTerminalStreamStatus(row.status) ? null : await this.live.read({ streamId, threadId: row.threadId }));
   }
 
   /**
@@ -61,7 +61,7 @@ export class StreamReader {
     if (!thread) throw notFound('thread');
     const [latest] = thread.streams;
     if (!latest) return [];
-    const live = isTerminalStreamStatus(latest.status) ? null : await this.live.read(latest.id);
+    const live = isTerminalStreamStatus(latest.status) ? null : await this.live.read({ streamId: latest.id, threadId });
     return [toSnapshot(mergeLive(latest, live))];
   }
 
@@ -71,7 +71,7 @@ export class StreamReader {
       rows.map(async (row) => {
         const message = toMessage(row);
         if (row.status !== 'streaming' || !row.streamId) return message;
-        const live = await this.live.read(row.streamId);
+        const live = await this.live.read({ streamId: row.streamId, threadId: row.threadId });
         if (!live || live.attempt === 0) return { ...message, ...checkpointPosition(row.version) };
         return { ...message, content: live.content, attempt: live.attempt, seq: live.seq };
       }),

@@ -10,14 +10,15 @@ import {
   FrameClock,
   redisKeys,
   RedisLiveBuffer,
+  roomWireFor,
   simulatedAnswer,
   SocketIoStreamEvents,
   StreamRecords,
-  type Redis,
+  type RedisClient,
 } from '@bgs/server';
 import { countingDatabase, recordCommands } from '../../../../test/support/counters';
 import { createTestDatabase, type TestDatabase } from '../../../../test/support/database';
-import { testEnv } from '../../../../test/support/env';
+import { testRedisTarget } from '../../../../test/support/redis-target';
 import { seedStream } from '../../../../test/support/seed';
 import { createGenerationProcessor } from './generation-processor';
 
@@ -28,7 +29,7 @@ import { createGenerationProcessor } from './generation-processor';
 describe('generation processor costs', () => {
   let testDb: TestDatabase;
   let db: ReturnType<typeof countingDatabase>;
-  let redis: Redis;
+  let redis: RedisClient;
   let redisCommands: string[];
   const keys = redisKeys(`c${randomBytes(4).toString('hex')}`);
   const logger = createLogger('test', 'silent');
@@ -36,7 +37,7 @@ describe('generation processor costs', () => {
   beforeAll(async () => {
     testDb = await createTestDatabase();
     db = countingDatabase(testDb.url);
-    redis = createRedis(testEnv().redisUrl, { name: 'counted' });
+    redis = createRedis(testRedisTarget(), { name: 'counted' });
     await redis.ping();
     // Every command this connection sends is one round trip (no pipelines on this path).
     redisCommands = recordCommands(redis as never);
@@ -55,7 +56,7 @@ describe('generation processor costs', () => {
       provider: createSimulatedProvider({ tokens: 10, tokensPerSecond: 40 }),
       records: new StreamRecords(db.prisma),
       live: new RedisLiveBuffer(redis, keys, 60),
-      events: new SocketIoStreamEvents(redis, keys.socketIoKey),
+      events: new SocketIoStreamEvents(redis, roomWireFor(testRedisTarget(), keys)),
       cancels: new CancelSignals(),
       // 1 ms frames so a long stream makes hundreds of them; checkpoints off the table.
       frames: { frameMs: 1, maxChars: 64, checkpointMs: 3_600_000 },

@@ -1,13 +1,13 @@
 import { QueueEvents } from 'bullmq';
-import { GENERATION_QUEUE } from '@bgs/shared';
-import { bullConnection, type Logger, type Redis, type RedisKeys } from '@bgs/server';
+import { GENERATION_QUEUE, type RedisTarget } from '@bgs/shared';
+import { bullConnection, type BullConnection, type Logger, type RedisClient, type RedisKeys } from '@bgs/server';
 import type { NotificationDecider } from './notification-decider';
 import type { LostStreamReaper } from './lost-stream-reaper';
 
 export interface CompletionListenerOptions {
-  redisUrl: string;
+  redis: RedisTarget;
   /** Stores the last handled event id, so a restarted listener resumes where it stopped. */
-  cursor: Redis;
+  cursor: RedisClient;
   keys: RedisKeys;
   decider: NotificationDecider;
   reaper: LostStreamReaper;
@@ -35,6 +35,7 @@ const MAX_BATCH = 500;
  */
 export class CompletionListener {
   private events: QueueEvents | null = null;
+  private connection: BullConnection | null = null;
   private readonly pending: Outcome[] = [];
   private draining: Promise<void> | null = null;
 
@@ -43,8 +44,9 @@ export class CompletionListener {
   async start(): Promise<void> {
     const { keys, cursor, logger } = this.opts;
     const lastEventId = (await cursor.get(keys.listenerCursor)) ?? undefined;
+    this.connection = bullConnection(this.opts.redis);
     this.events = new QueueEvents(GENERATION_QUEUE, {
-      connection: bullConnection(this.opts.redisUrl),
+      connection: this.connection.connection,
       prefix: keys.bullPrefix,
       ...(lastEventId ? { lastEventId } : {}),
     });
@@ -87,6 +89,7 @@ export class CompletionListener {
 
   async close(): Promise<void> {
     await this.events?.close();
+    await this.connection?.close();
     await this.draining;
   }
 }

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { EVENTS, isTerminalStreamStatus, rooms, type Notification, type StreamStatus, type TerminalStreamStatus } from '@bgs/shared';
-import { encodeRoomEvent, Prisma, toNotification, type Logger, type NotificationRow, type PacketPublisher, type PresenceStore, type PrismaClient } from '@bgs/server';
+import { Prisma, sendPacket, toNotification, type Logger, type NotificationRow, type PacketPublisher, type PresenceStore, type PrismaClient, type RoomWire } from '@bgs/server';
 import { decideNotification, notificationText, type NotificationDecision } from './notification-decision';
 
 /** Where created notifications are pushed (`notification.created` to the user's room). */
 export interface NotificationPusher {
-  push(userId: string, notification: Notification): void;
+  /** True once Redis accepted the push; false when it failed (logged). Does not reject. */
+  push(userId: string, notification: Notification): Promise<boolean>;
 }
 
 /** `error`: this stream could not be decided now (logged); the sweep tries again. */
@@ -30,12 +31,21 @@ interface Undecided {
 /** What the claim statement gives back for each stream it claimed: the notification it created, if any. */
 type ClaimedRow = { claimedStreamId: string } & ({ [K in keyof NotificationRow]: null } | NotificationRow);
 
+/** A notification's columns as `NotificationRow` names them (`n` is the notifications row). */
+const NOTIFICATION_COLUMNS = Prisma.sql`n.id, n.user_id AS "userId", n.thread_id AS "threadId", n.stream_id AS "streamId",
+  n.type, n.title, n.body, n.read_at AS "readAt", n.created_at AS "createdAt", n.pushed_at AS "pushedAt"`;
+
+/** The most notifications one sweep pass pushes again. */
+const REPUSH_BATCH = 500;
+
 /**
  * Decides the notifications of ended streams, exactly once across any number of
  * listeners, replays and sweeps, in batches: one read of the streams, one presence read
  * per thread (auto-pipelined into one round trip), and one statement that claims every
  * decision on its stream row and inserts the notifications of the claimed ones (a
- * notification's stream id is unique too). Notifications are pushed after the commit.
+ * notification's stream id is unique too). Notifications are pushed after the commit,
+ * and those Redis accepted are marked `pushed_at` in one more statement; a push lost
+ * with this process (or refused by Redis) is pushed again by the sweep (`pushUnpushed`).
  */
 export class NotificationDecider {
   constructor(
@@ -65,6 +75,7 @@ export class NotificationDecider {
     const decided = undecided.map((stream) => ({ stream, open: open.has(stream.threadId), decision: this.decisionOf(stream, open) }));
     const { rows: claimedRows, failed } = await this.claimEach(decided);
     const claimed = new Map(claimedRows.map((row) => [row.claimedStreamId, row]));
+    const created: NotificationRow[] = [];
     for (const { stream, open: threadOpen, decision } of decided) {
       const row = claimed.get(stream.id);
       if (failed.has(stream.id)) {
@@ -79,9 +90,70 @@ export class NotificationDecider {
       this.onDecision?.(label);
       this.logger.info({ streamId: stream.id, threadId: stream.threadId, outcome: stream.status, threadOpen, muted: stream.muted, decision: label, via }, 'notification decided');
       results.set(stream.id, row.id ? 'notified' : 'skipped');
-      if (row.id) this.pusher.push(row.userId, toNotification(row));
+      if (row.id) created.push(row);
     }
+    await this.pushAndMark(created);
     return results;
+  }
+
+  /**
+   * The sweep's half of "no push lost": pushes the notifications still unpushed
+   * `olderThanMs` after they were created (their listener died between commit and push,
+   * or Redis refused the push), oldest first, and marks them. Returns how many it pushed.
+   *
+   * The rows are claimed by a row lock (`FOR UPDATE SKIP LOCKED`) held across the push
+   * and the mark, in one transaction: two sweeps push disjoint rows, and a row is marked
+   * only after its push was accepted. A sweep that dies after publishing and before its
+   * commit leaves the rows unpushed, and the next sweep pushes them again: at least once,
+   * with duplicates only in that window (or from a listener slower than `olderThanMs`
+   * between its commit and its mark). Clients de-duplicate by notification id.
+   * Costs BEGIN, the claim, the mark and COMMIT (the mark skipped when nothing was pushed).
+   */
+  async pushUnpushed(olderThanMs: number): Promise<number> {
+    return this.prisma.$transaction(
+      async (tx) => {
+        const rows = await tx.$queryRaw<NotificationRow[]>`
+          SELECT ${NOTIFICATION_COLUMNS} FROM notifications n
+          WHERE n.pushed_at IS NULL AND n.created_at < now() - make_interval(secs => ${olderThanMs / 1000}::float8)
+          ORDER BY n.created_at LIMIT ${REPUSH_BATCH} FOR UPDATE SKIP LOCKED`;
+        const pushed = await this.pushAll(rows);
+        if (pushed.length > 0) {
+          await this.markPushed(tx, pushed);
+          this.logger.info({ notifications: pushed.length, notificationIds: pushed.slice(0, 20) }, 'unpushed notifications pushed by the sweep');
+        }
+        return pushed.length;
+      },
+      // The lock lasts one Redis round trip; past this, the claim is given back (rolled back).
+      { timeout: 10_000 },
+    );
+  }
+
+  /** Pushes the notifications just created and marks the ones Redis accepted, in one statement. */
+  private async pushAndMark(created: NotificationRow[]): Promise<void> {
+    const pushed = await this.pushAll(created);
+    if (pushed.length === 0) return;
+    try {
+      await this.markPushed(this.prisma, pushed);
+    } catch (err) {
+      // Pushed but not marked: the sweep pushes them again (a duplicate the client drops by id).
+      this.logger.warn({ notifications: pushed.length, err: (err as Error).message }, 'could not mark notifications pushed; the sweep will push them again');
+    }
+  }
+
+  /** Pushes every row at once (one round trip when the connection pipelines); the ids Redis accepted. */
+  private async pushAll(rows: NotificationRow[]): Promise<string[]> {
+    const accepted = await Promise.all(
+      rows.map((row) =>
+        Promise.resolve()
+          .then(() => this.pusher.push(row.userId, toNotification(row)))
+          .catch((err: Error) => (this.logger.warn({ notificationId: row.id, err: err.message }, 'notification push failed'), false)),
+      ),
+    );
+    return rows.filter((_, i) => accepted[i]).map((row) => row.id);
+  }
+
+  private markPushed(db: Pick<PrismaClient, '$executeRaw'>, ids: string[]): Promise<number> {
+    return db.$executeRaw`UPDATE notifications SET pushed_at = now() WHERE id = ANY(${ids}::uuid[]) AND pushed_at IS NULL`;
   }
 
   private decisionOf(stream: Undecided, open: Set<string>): NotificationDecision {
@@ -150,19 +222,21 @@ export class NotificationDecider {
         FROM claimed c JOIN decided d ON d.stream_id = c.id WHERE d.notification_id IS NOT NULL
         RETURNING *
       )
-      SELECT c.id AS "claimedStreamId", n.id, n.user_id AS "userId", n.thread_id AS "threadId", n.stream_id AS "streamId",
-        n.type, n.title, n.body, n.read_at AS "readAt", n.created_at AS "createdAt"
+      SELECT c.id AS "claimedStreamId", ${NOTIFICATION_COLUMNS}
       FROM claimed c LEFT JOIN created n ON n.stream_id = c.id`;
   }
 }
 
-/** Pushes `notification.created` to the user's room, published on Redis as the socket.io emitter would. */
-export function roomPusher(publisher: PacketPublisher, socketIoKey: string, logger: Logger): NotificationPusher {
+/** Pushes `notification.created` to the user's room, published on Redis the way the API instances' adapter reads it. */
+export function roomPusher(publisher: PacketPublisher, wire: RoomWire, logger: Logger): NotificationPusher {
   return {
     push(userId, notification) {
-      const { channel, message } = encodeRoomEvent(socketIoKey, rooms.user(userId), EVENTS.notificationCreated, notification);
-      // The notification is stored: a lost push still shows in the list and the unread count.
-      publisher.publish(channel, message).catch((err: Error) => logger.warn({ userId, notificationId: notification.id, err: err.message }, 'notification push failed'));
+      const packet = wire.roomEvent(rooms.user(userId), EVENTS.notificationCreated, notification);
+      // A failed push leaves the notification unmarked: the sweep pushes it again.
+      return sendPacket(publisher, packet).then(
+        () => true,
+        (err: Error) => (logger.warn({ userId, notificationId: notification.id, err: err.message }, 'notification push failed'), false),
+      );
     },
   };
 }

@@ -1,14 +1,20 @@
+import { createServer } from 'node:http';
+import { createShardedAdapter } from '@socket.io/redis-adapter';
 import { Emitter } from '@socket.io/redis-emitter';
 import { decode } from 'notepack.io';
+import { Server } from 'socket.io';
+import { Adapter } from 'socket.io-adapter';
 import { EVENTS, rooms, type StreamDeltaEvent } from '@bgs/shared';
 import { redisKeys } from '../redis/keys';
-import { encodeRoomEvent, type RoomPacket } from './socketio-packet';
+import { pubSubRoomWire, shardedRoomWire, type RoomPacket } from './socketio-packet';
+
+const encodeRoomEvent = (socketIoKey: string, ...rest: Parameters<ReturnType<typeof pubSubRoomWire>['roomEvent']>) => pubSubRoomWire(socketIoKey).roomEvent(...rest);
 
 /**
- * `encodeRoomEvent`'s types only let callers pass an event's own payload; the encoding itself
+ * `roomEvent`'s types only let callers pass an event's own payload; the encoding itself
  * must match the emitter's for any payload, so most cases call it through an untyped view.
  */
-const encodeAny = encodeRoomEvent as unknown as (socketIoKey: string, room: string, event: string, payload: unknown) => RoomPacket;
+const encodeAny = encodeRoomEvent as unknown as (socketIoKey: string, room: string, event: string, payload: unknown) => RoomPacket & { message: Buffer };
 
 /** What the emitter hands to `redisClient.publish(channel, message)`: it calls nothing else on a plain emit. */
 interface Published {
@@ -107,7 +113,7 @@ const cases: Array<[string, string, string, unknown]> = [
   ['a room name with unicode', 'thread:ünïcødé-房间', EVENTS.streamStarted, { streamId: 's', attempt: 1 }],
 ];
 
-describe('encodeRoomEvent', () => {
+describe('the pub/sub wire (one Redis)', () => {
   it.each(cases)('publishes %s exactly as @socket.io/redis-emitter does', (_name, room, event, payload) => {
     const theirs = emitterPublish(key, room, event, payload);
     const ours = encodeAny(key, room, event, payload);
@@ -126,7 +132,8 @@ describe('encodeRoomEvent', () => {
     const theirs = emitterPublish(key, threadRoom, EVENTS.streamDelta, delta);
     const ours = encodeRoomEvent(key, threadRoom, EVENTS.streamDelta, delta);
     expect(ours.channel).toBe(theirs.channel);
-    expect(ours.message.equals(theirs.message as Buffer)).toBe(true);
+    expect(ours.command).toBe('PUBLISH');
+    expect((ours.message as Buffer).equals(theirs.message as Buffer)).toBe(true);
   });
 
   it("matches the emitter's default key too", () => {
@@ -159,5 +166,76 @@ describe('encodeRoomEvent', () => {
     const a = encodeAny(key, threadRoom, EVENTS.streamDelta, { seq: 1 });
     const b = encodeAny(key, threadRoom, EVENTS.streamDelta, { seq: 2 });
     expect(a.message.equals(b.message)).toBe(false);
+  });
+
+  it('sends a server-side emit exactly as the emitter does', () => {
+    const client = recordingClient();
+    new Emitter(client, { key }).serverSideEmit('thread.deleted', 't-1');
+    const ours = pubSubRoomWire(key).serverSideEmit('thread.deleted', 't-1');
+    expect(ours).toEqual({ command: 'PUBLISH', channel: client.published[0]!.channel, message: client.published[0]!.message });
+  });
+});
+
+/**
+ * The sharded adapter has no emitter to compare bytes with: feed our messages to a real
+ * `createShardedAdapter` adapter, through stand-in clients, and see what it does with them.
+ */
+describe('the sharded wire (Redis Cluster)', () => {
+  const wire = shardedRoomWire(key);
+
+  function shardedServer() {
+    const handlers = new Map<string, (message: Buffer, channel: Buffer) => void>();
+    let onMessage: (channel: Buffer, message: Buffer) => void = () => undefined;
+    const subClient = {
+      ssubscribe: (channel: string) => void handlers.set(channel, (m, c) => onMessage(c, m)),
+      sunsubscribe: (channel: string) => void handlers.delete(channel),
+      on: (event: string, listener: typeof onMessage) => void (event === 'smessageBuffer' && (onMessage = listener)),
+    };
+    const pubClient = { spublish: () => Promise.resolve(1) };
+    const io = new Server(createServer(), { adapter: createShardedAdapter(pubClient, subClient, { channelPrefix: key, subscriptionMode: 'dynamic' }) });
+    /** Delivers what Redis would: the message on its channel, if the adapter subscribed to it. */
+    const deliver = (packet: RoomPacket) => {
+      const handler = handlers.get(packet.channel);
+      if (!handler) return false;
+      handler(Buffer.from(packet.message), Buffer.from(packet.channel));
+      return true;
+    };
+    return { io, deliver, channels: () => [...handlers.keys()] };
+  }
+
+  afterEach(() => jest.restoreAllMocks());
+
+  it.each(cases)('broadcasts %s to the room, on the room channel the adapter subscribed to', async (_name, room, event, payload) => {
+    const { io, deliver, channels } = shardedServer();
+    const broadcast = jest.spyOn(Adapter.prototype, 'broadcast').mockImplementation(() => undefined);
+    // A room exists on an instance once a socket joins it; the adapter then subscribes to its channel.
+    await io.of('/').adapter.addAll('socket-id-of-20-chars', new Set([room]));
+    const packet = (wire.roomEvent as unknown as (r: string, e: string, p: unknown) => RoomPacket)(room, event, payload);
+
+    expect(packet.command).toBe('SPUBLISH');
+    expect(channels()).toContain(packet.channel);
+    expect(deliver(packet)).toBe(true);
+    expect(broadcast).toHaveBeenCalledTimes(1);
+    const [sent, opts] = broadcast.mock.calls[0]!;
+    expect(sent).toEqual({ type: 2, data: [event, payload], nsp: '/' });
+    expect([...opts.rooms]).toEqual([room]);
+    expect(wire.decode(Buffer.from(packet.message))).toEqual({ event, payload });
+    io.close();
+  });
+
+  it('runs a server-side emit on every instance', () => {
+    const { io, deliver } = shardedServer();
+    const heard: unknown[] = [];
+    io.on('thread.deleted', (threadId: unknown) => heard.push(threadId));
+    expect(deliver(wire.serverSideEmit('thread.deleted', 't-9'))).toBe(true);
+    expect(heard).toEqual(['t-9']);
+    io.close();
+  });
+
+  it("puts a thread room's channel in the slot of the thread's stream keys", () => {
+    const keys = redisKeys('bgs');
+    const channel = wire.roomEvent(rooms.thread('t-7'), EVENTS.streamReset, { streamId: 's', threadId: 't-7', attempt: 2 }).channel;
+    expect(channel).toBe('bgs:socket.io#/#thread:{t-7}#');
+    expect(keys.streamLive({ streamId: 's', threadId: 't-7' })).toContain('{t-7}');
   });
 });

@@ -1,35 +1,110 @@
 import { decode, encode } from 'notepack.io';
-import type { ServerEventPayload, ServerToClientEvents } from '@bgs/shared';
+import type { RedisTarget, ServerEventPayload, ServerToClientEvents } from '@bgs/shared';
+import type { RedisKeys } from '../redis/keys';
 
 /** socket.io-parser's EVENT packet type. */
 const EVENT = 2;
 /** The uid `@socket.io/redis-emitter` sends; adapters only skip their own uid. */
 const EMITTER_UID = 'emitter';
+/** `@socket.io/redis-emitter`'s request type for a server-side emit (classic adapter). */
+const CLASSIC_SERVER_SIDE_EMIT = 6;
+/** socket.io-adapter's ClusterAdapter message types (the sharded adapter's). */
+const SHARDED_BROADCAST = 3;
+const SHARDED_SERVER_SIDE_EMIT = 9;
 
+/** One message for Redis: which command publishes it, on which channel. */
 export interface RoomPacket {
+  command: 'PUBLISH' | 'SPUBLISH';
   channel: string;
-  message: Buffer;
-}
-
-/**
- * Encodes "emit `event` to `room`" exactly as `@socket.io/redis-emitter` publishes it,
- * so a Lua script can PUBLISH it in the same round trip as the write it belongs to.
- * `socketio-packet.spec.ts` compares the bytes with the emitter's own.
- */
-export function encodeRoomEvent<E extends keyof ServerToClientEvents>(socketIoKey: string, room: string, event: E, payload: ServerEventPayload<E>): RoomPacket {
-  const packet = { type: EVENT, data: [event, payload], nsp: '/' };
-  const opts = { rooms: [room], flags: {}, except: [] };
-  return { channel: `${socketIoKey}#/#${room}#`, message: encode([EMITTER_UID, packet, opts]) };
+  message: Buffer | string;
 }
 
 /** A server-to-client event as a room broadcast carries it. */
 export type RoomEvent = { [E in keyof ServerToClientEvents]: { event: E; payload: ServerEventPayload<E> } }[keyof ServerToClientEvents];
 
-/** Reads back what `encodeRoomEvent` (or the emitter) published; null for anything else. */
-export function decodeRoomEvent(message: Buffer): RoomEvent | null {
-  const decoded = decode(message) as unknown;
-  if (!Array.isArray(decoded)) return null;
-  const packet = decoded[1] as { type?: number; data?: unknown[] } | undefined;
-  if (packet?.type !== EVENT || !Array.isArray(packet.data) || typeof packet.data[0] !== 'string') return null;
-  return { event: packet.data[0], payload: packet.data[1] } as RoomEvent;
+/**
+ * How socket.io broadcasts travel between processes over Redis, written by hand so a Lua
+ * script can publish a room event in the same round trip as the write it belongs to:
+ * - `pubsub`: what `@socket.io/redis-adapter`'s classic adapter reads (PUBLISH), byte for
+ *   byte what `@socket.io/redis-emitter` sends (`socketio-packet.spec.ts` compares them);
+ * - `sharded`: what its sharded adapter (`createShardedAdapter`, Redis 7) reads: SPUBLISH
+ *   on the room's own channel, whose slot is the room's hash tag on Redis Cluster.
+ * A room's channel is `${socketIoKey}#/#${room}#` in both.
+ */
+export interface RoomWire {
+  readonly kind: 'pubsub' | 'sharded';
+  roomEvent<E extends keyof ServerToClientEvents>(room: string, event: E, payload: ServerEventPayload<E>): RoomPacket;
+  /** A server-side emit (`io.on(event)` on every API instance) with one argument. */
+  serverSideEmit(event: string, arg: unknown): RoomPacket;
+  /** The channel of a room's broadcasts, to follow a room from outside socket.io. */
+  roomChannel(room: string): string;
+  /** Reads back a room event published on a room's channel; null for anything else. */
+  decode(message: Buffer): RoomEvent | null;
+}
+
+export function pubSubRoomWire(socketIoKey: string): RoomWire {
+  return {
+    kind: 'pubsub',
+    roomEvent: (room, event, payload) => ({
+      command: 'PUBLISH',
+      channel: `${socketIoKey}#/#${room}#`,
+      message: encode([EMITTER_UID, { type: EVENT, data: [event, payload], nsp: '/' }, { rooms: [room], flags: {}, except: [] }]),
+    }),
+    serverSideEmit: (event, arg) => ({
+      command: 'PUBLISH',
+      channel: `${socketIoKey}-request#/#`,
+      message: JSON.stringify({ uid: EMITTER_UID, type: CLASSIC_SERVER_SIDE_EMIT, data: [event, arg] }),
+    }),
+    roomChannel: (room) => `${socketIoKey}#/#${room}#`,
+    decode: (message) => {
+      const decoded = decode(message) as unknown;
+      return Array.isArray(decoded) ? eventOf(decoded[1]) : null;
+    },
+  };
+}
+
+export function shardedRoomWire(socketIoKey: string): RoomWire {
+  return {
+    kind: 'sharded',
+    roomEvent: (room, event, payload) => ({
+      command: 'SPUBLISH',
+      channel: `${socketIoKey}#/#${room}#`,
+      message: encode({
+        uid: EMITTER_UID, nsp: '/', type: SHARDED_BROADCAST,
+        data: { packet: { type: EVENT, data: [event, payload], nsp: '/' }, opts: { rooms: [room], except: [], flags: {} } },
+      }),
+    }),
+    serverSideEmit: (event, arg) => ({
+      command: 'SPUBLISH',
+      channel: `${socketIoKey}#/#`,
+      message: JSON.stringify({ uid: EMITTER_UID, nsp: '/', type: SHARDED_SERVER_SIDE_EMIT, data: { packet: [event, arg] } }),
+    }),
+    roomChannel: (room) => `${socketIoKey}#/#${room}#`,
+    decode: (message) => {
+      // The adapter itself sends JSON when nothing is binary, msgpack otherwise (as we do).
+      const decoded = (message[0] === 0x7b ? JSON.parse(message.toString()) : decode(message)) as { type?: number; data?: { packet?: unknown } };
+      return decoded?.type === SHARDED_BROADCAST ? eventOf(decoded.data?.packet) : null;
+    },
+  };
+}
+
+function eventOf(packet: unknown): RoomEvent | null {
+  const p = packet as { type?: number; data?: unknown[] } | undefined;
+  if (p?.type !== EVENT || !Array.isArray(p.data) || typeof p.data[0] !== 'string') return null;
+  return { event: p.data[0], payload: p.data[1] } as RoomEvent;
+}
+
+/** What it takes to send a packet: a Redis connection (one server or a cluster). */
+export interface PacketPublisher {
+  publish(channel: string, message: Buffer | string): Promise<unknown>;
+  spublish(channel: string, message: Buffer | string): Promise<unknown>;
+}
+
+export function sendPacket(publisher: PacketPublisher, packet: RoomPacket): Promise<unknown> {
+  return packet.command === 'SPUBLISH' ? publisher.spublish(packet.channel, packet.message) : publisher.publish(packet.channel, packet.message);
+}
+
+/** Sharded pub/sub on Redis Cluster (a room's messages go to its slot's shard only); classic pub/sub on one server. */
+export function roomWireFor(target: RedisTarget, keys: Pick<RedisKeys, 'socketIoKey'>): RoomWire {
+  return target.kind === 'cluster' ? shardedRoomWire(keys.socketIoKey) : pubSubRoomWire(keys.socketIoKey);
 }

@@ -1,32 +1,27 @@
 import { EVENTS, rooms } from '@bgs/shared';
-import { encodeRoomEvent, type RoomPacket } from './socketio-packet';
+import { sendPacket, type PacketPublisher, type RoomPacket, type RoomWire } from './socketio-packet';
 import type { Announcement, StreamEnd, StreamEvents } from './stream-events';
 
-/** What it takes to publish: a Redis connection's `publish`. */
-export interface PacketPublisher {
-  publish(channel: string, message: Buffer): Promise<unknown>;
-}
-
 /**
- * Stream events to the socket.io room of the stream's thread, published on Redis as
- * `@socket.io/redis-emitter` would, so every API instance's adapter delivers them.
+ * Stream events to the socket.io room of the stream's thread, published on Redis the way
+ * the API instances' adapter reads them (`wire`), so every instance delivers them.
  */
 export class SocketIoStreamEvents implements StreamEvents {
   constructor(
     private readonly publisher: PacketPublisher,
-    private readonly socketIoKey: string,
+    private readonly wire: RoomWire,
   ) {}
 
   started(e: Parameters<StreamEvents['started']>[0]): Announcement {
-    return this.announce(encodeRoomEvent(this.socketIoKey, rooms.thread(e.threadId), EVENTS.streamStarted, e));
+    return this.announce(this.wire.roomEvent(rooms.thread(e.threadId), EVENTS.streamStarted, e));
   }
 
   reset(e: Parameters<StreamEvents['reset']>[0]): Announcement {
-    return this.announce(encodeRoomEvent(this.socketIoKey, rooms.thread(e.threadId), EVENTS.streamReset, e));
+    return this.announce(this.wire.roomEvent(rooms.thread(e.threadId), EVENTS.streamReset, e));
   }
 
   delta(e: Parameters<StreamEvents['delta']>[0]): Announcement {
-    return this.announce(encodeRoomEvent(this.socketIoKey, rooms.thread(e.threadId), EVENTS.streamDelta, e));
+    return this.announce(this.wire.roomEvent(rooms.thread(e.threadId), EVENTS.streamDelta, e));
   }
 
   ended(end: StreamEnd): Announcement {
@@ -34,11 +29,11 @@ export class SocketIoStreamEvents implements StreamEvents {
     const { streamId, threadId } = end;
     switch (end.status) {
       case 'completed':
-        return this.announce(encodeRoomEvent(this.socketIoKey, room, EVENTS.streamCompleted, { streamId, threadId, message: end.message }));
+        return this.announce(this.wire.roomEvent(room, EVENTS.streamCompleted, { streamId, threadId, message: end.message }));
       case 'failed':
-        return this.announce(encodeRoomEvent(this.socketIoKey, room, EVENTS.streamFailed, { streamId, threadId, messageId: end.messageId, error: end.error }));
+        return this.announce(this.wire.roomEvent(room, EVENTS.streamFailed, { streamId, threadId, messageId: end.messageId, error: end.error }));
       case 'cancelled':
-        return this.announce(encodeRoomEvent(this.socketIoKey, room, EVENTS.streamCancelled, { streamId, threadId, messageId: end.messageId }));
+        return this.announce(this.wire.roomEvent(room, EVENTS.streamCancelled, { streamId, threadId, messageId: end.messageId }));
     }
   }
 
@@ -55,6 +50,6 @@ class PacketAnnouncement implements Announcement {
   ) {}
 
   async send(): Promise<void> {
-    await this.publisher.publish(this.packet.channel, this.packet.message);
+    await sendPacket(this.publisher, this.packet);
   }
 }

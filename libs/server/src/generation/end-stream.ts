@@ -38,7 +38,7 @@ export async function endWithLiveContent(
   stream: StreamRow,
   ending: Pick<StreamEnding, 'status' | 'error'>,
 ): Promise<{ stream: StreamRow; message: MessageRow } | null> {
-  const live = await ports.live.read(stream.id);
+  const live = await ports.live.read({ streamId: stream.id, threadId: stream.threadId });
   return endStream(ports, stream.id, { ...ending, content: live?.content ?? '', attempt: stream.attempt, seq: live?.seq ?? stream.seq });
 }
 
@@ -56,7 +56,7 @@ export async function resyncEndedStream(ports: StreamEndPorts, streamId: string)
  */
 export async function endDeletedStream(ports: Omit<StreamEndPorts, 'records'>, stream: StreamRow): Promise<void> {
   const end: StreamEnd = { status: 'cancelled', streamId: stream.id, threadId: stream.threadId, messageId: stream.messageId };
-  await ports.live.finish(stream.id, 'cancelled', null, ports.events.ended(end));
+  await ports.live.finish(end, 'cancelled', null, ports.events.ended(end));
 }
 
 async function announceEnd(ports: StreamEndPorts, stream: StreamRow, message: MessageRow): Promise<void> {
@@ -64,5 +64,5 @@ async function announceEnd(ports: StreamEndPorts, stream: StreamRow, message: Me
   if (!isTerminalStreamStatus(status)) return;
   const error = { code: stream.errorCode ?? GENERATION_FAILED.code, message: stream.errorMessage ?? GENERATION_FAILED.message };
   const end = streamEnd(status, { streamId: stream.id, threadId: stream.threadId, messageId: stream.messageId }, toMessage(message), error);
-  await ports.live.finish(stream.id, status, stream.seq, ports.events.ended(end));
+  await ports.live.finish(end, status, stream.seq, ports.events.ended(end));
 }

@@ -69,7 +69,7 @@ export async function runAttempt(a: Attempt, ports: AttemptPorts): Promise<Attem
     frameTokens = 0;
     const started = performance.now();
     const delta = ports.events.delta({ streamId, threadId, attempt, seq: frameSeq, text, at: firstTokenAt });
-    const outcome = await ports.live.appendFrame(streamId, attempt, frameSeq, text, delta);
+    const outcome = await ports.live.appendFrame(a, attempt, frameSeq, text, delta);
     seq = frameSeq;
     content += text;
     ports.onFrame?.(counted, text.length, performance.now() - started);

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { decode } from 'notepack.io';
-import { SseParser, type SendMessageResult } from '@bgs/shared';
+import { rooms, SseParser, type SendMessageResult } from '@bgs/shared';
 import { createTestDatabase, type TestDatabase } from '../../../../test/support/database';
-import { testEnv } from '../../../../test/support/env';
+import { testRedisTarget } from '../../../../test/support/redis-target';
 import { seedStream } from '../../../../test/support/seed';
 import { createDatabase, type Database } from '../db/database';
+import { roomWireFor } from '../events/socketio-packet';
 import { SocketIoStreamEvents } from '../events/socketio-stream-events';
 import { SseStreamEvents } from '../events/sse-stream-events';
 import type { StreamEvents } from '../events/stream-events';
@@ -14,7 +14,7 @@ import { listenForCancels } from '../live/redis-cancel-listener';
 import { RedisLiveBuffer } from '../live/redis-live-buffer';
 import { createLogger } from '../logging/logger';
 import { createSimulatedProvider } from '../providers/simulated-provider';
-import { closeRedis, createRedis, type Redis } from '../redis/connection';
+import { closeRedis, createRedis } from '../redis/connection';
 import { redisKeys } from '../redis/keys';
 import { StreamRecords } from '../streams/stream-records';
 import { CancelSignals } from './cancel-signals';
@@ -46,7 +46,7 @@ interface Mode {
   live: LiveBuffer;
   cancels: CancelSignals;
   /** The events of one stream, and the list they are observed into. */
-  eventsFor(stream: Stream): { events: StreamEvents; seen: Seen[] };
+  eventsFor(stream: Stream): Promise<{ events: StreamEvents; seen: Seen[] }>;
   /** Direct mode runs one attempt: its transport has no reset to tell. */
   tellsReset: boolean;
   close(): Promise<void>;
@@ -54,16 +54,20 @@ interface Mode {
 
 async function backgroundMode(): Promise<Mode> {
   const keys = redisKeys(`rg${randomBytes(4).toString('hex')}`);
-  const redis = createRedis(testEnv().redisUrl, { name: 'suite-commands' });
-  const cancelSubscriber = createRedis(testEnv().redisUrl, { name: 'suite-cancels' });
-  const roomSubscriber = createRedis(testEnv().redisUrl, { name: 'suite-rooms' });
+  const target = testRedisTarget();
+  const wire = roomWireFor(target, keys);
+  const redis = createRedis(target, { name: 'suite-commands' });
+  const cancelSubscriber = createRedis(target, { name: 'suite-cancels' });
+  const roomSubscriber = createRedis(target, { name: 'suite-rooms' });
   const cancels = new CancelSignals();
   const stopCancels = await listenForCancels(cancelSubscriber, keys, cancels);
   const seenByThread = new Map<string, Seen[]>();
-  await roomSubscriber.psubscribe(`${keys.socketIoKey}#/#thread:*`);
-  roomSubscriber.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => {
-    const [, packet] = decode(message) as [string, { data: [string, Record<string, any>] }];
-    const [event, e] = packet.data;
+  // Read as an API instance's adapter reads the thread's room channel (sharded on a cluster).
+  roomSubscriber.on(wire.kind === 'sharded' ? 'smessageBuffer' : 'messageBuffer', (_channel: Buffer, message: Buffer) => {
+    const decoded = wire.decode(message);
+    if (!decoded) return;
+    const { event } = decoded;
+    const e = decoded.payload as Record<string, any>;
     const seen = seenByThread.get(e.threadId);
     if (!seen) return;
     if (event === 'stream.started' || event === 'stream.reset') seen.push({ type: event === 'stream.started' ? 'started' : 'reset', attempt: e.attempt });
@@ -72,14 +76,16 @@ async function backgroundMode(): Promise<Mode> {
     else if (event === 'stream.failed') seen.push({ type: 'ended', status: 'failed', code: e.error.code });
     else if (event === 'stream.cancelled') seen.push({ type: 'ended', status: 'cancelled' });
   });
-  const events = new SocketIoStreamEvents(redis, keys.socketIoKey);
+  const events = new SocketIoStreamEvents(redis, wire);
   return {
     live: new RedisLiveBuffer(redis, keys, 60),
     cancels,
     tellsReset: true,
-    eventsFor(stream) {
+    async eventsFor(stream) {
       const seen: Seen[] = [];
       seenByThread.set(stream.threadId, seen);
+      const channel = wire.roomChannel(rooms.thread(stream.threadId));
+      await (wire.kind === 'sharded' ? roomSubscriber.ssubscribe(channel) : roomSubscriber.subscribe(channel));
       return { events, seen };
     },
     async close() {
@@ -95,7 +101,7 @@ async function directMode(): Promise<Mode> {
     live: new MemoryLiveBuffer({ endedTtlMs: 60_000, onCancelRequested: (streamId) => cancels.abort(streamId, 'cancel') }),
     cancels,
     tellsReset: false,
-    eventsFor() {
+    async eventsFor() {
       const seen: Seen[] = [];
       const parser = new SseParser();
       // Each attempt runs in a response of its own, which opens with `started`.
@@ -196,7 +202,7 @@ describe.each([
 
   it('streams every frame in order and ends once, with the text the frames carried', async () => {
     const stream = await seed('Tell me [sim tokens=60 rate=600]');
-    const { events, seen } = mode.eventsFor(stream);
+    const { events, seen } = await mode.eventsFor(stream);
     const outcome = await run(stream, seen, events);
     expect(outcome).toMatchObject({ kind: 'ended', status: 'completed', attempt: 1 });
     const steps = appliedSteps(seen);
@@ -208,15 +214,15 @@ describe.each([
     expect(final.status).toBe('complete');
     expect(seen[0]).toEqual({ type: 'started', attempt: 1 });
     expect(seen.filter((e) => e.type === 'ended')).toEqual([{ type: 'ended', status: 'completed', content: final.content }]);
-    expect(await mode.live.read(stream.streamId)).toMatchObject({ status: 'completed', attempt: 1, seq: steps.length, content: final.content });
+    expect(await mode.live.read(stream)).toMatchObject({ status: 'completed', attempt: 1, seq: steps.length, content: final.content });
   });
 
   it('a cancel mid-answer ends it cancelled, keeping exactly the text already sent', async () => {
     const stream = await seed('Long one [sim tokens=2000 rate=400]');
-    const { events, seen } = mode.eventsFor(stream);
+    const { events, seen } = await mode.eventsFor(stream);
     const running = run(stream, seen, events);
     await framesReceived(seen, 3);
-    await mode.live.requestCancel(stream.streamId);
+    await mode.live.requestCancel(stream);
     const outcome = await running;
     expect(outcome).toMatchObject({ kind: 'ended', status: 'cancelled' });
     const steps = appliedSteps(seen);
@@ -230,7 +236,7 @@ describe.each([
 
   it('a final failure keeps the partial answer and says why', async () => {
     const stream = await seed('Fragile [sim tokens=40 rate=800 fail=transient at=20 times=1]');
-    const { events, seen } = mode.eventsFor(stream);
+    const { events, seen } = await mode.eventsFor(stream);
     const outcome = await run(stream, seen, events, { mayRetry: false });
     expect(outcome).toMatchObject({ kind: 'ended', status: 'failed' });
     const steps = appliedSteps(seen);
@@ -247,7 +253,7 @@ describe.each([
 
   it('a transient failure with attempts left ends nothing; the next attempt starts from empty content and completes', async () => {
     const stream = await seed('Flaky [sim tokens=30 rate=600 fail=transient at=10 times=1]');
-    const { events, seen } = mode.eventsFor(stream);
+    const { events, seen } = await mode.eventsFor(stream);
     const first = await run(stream, seen, events, { mayRetry: true });
     expect(first).toMatchObject({ kind: 'retry', attempt: 1 });
     expect(seen.some((e) => e.type === 'ended')).toBe(false);
@@ -260,13 +266,13 @@ describe.each([
     expect(steps[0].seq).toBe(1);
     expect(steps[steps.length - 1].text).toBe(final.content);
     expect(final.content.split(' ').filter(Boolean)).toHaveLength(30);
-    expect(await mode.live.read(stream.streamId)).toMatchObject({ attempt: 2, status: 'completed', content: final.content });
+    expect(await mode.live.read(stream)).toMatchObject({ attempt: 2, status: 'completed', content: final.content });
   });
 
   it('a stream cancelled before its attempt starts ends at once, empty', async () => {
     const stream = await seed('Never mind [sim tokens=50 rate=100]');
-    await mode.live.requestCancel(stream.streamId);
-    const { events, seen } = mode.eventsFor(stream);
+    await mode.live.requestCancel(stream);
+    const { events, seen } = await mode.eventsFor(stream);
     const outcome = await run(stream, seen, events);
     expect(outcome).toMatchObject({ kind: 'ended', status: 'cancelled', seq: 0 });
     expect(seen.filter((e) => e.type === 'delta')).toEqual([]);
@@ -275,7 +281,7 @@ describe.each([
 
   it('an ended stream is not generated again, and nothing more is told', async () => {
     const stream = await seed('Once [sim tokens=5 rate=1000]');
-    const { events, seen } = mode.eventsFor(stream);
+    const { events, seen } = await mode.eventsFor(stream);
     await run(stream, seen, events);
     const told = seen.length;
     expect(await run(stream, seen, events)).toEqual({ kind: 'not-started' });
@@ -284,15 +290,15 @@ describe.each([
 
   it('an attempt that another one superseded stops without ending the stream', async () => {
     const stream = await seed('Contended [sim tokens=2000 rate=400]');
-    const { events, seen } = mode.eventsFor(stream);
+    const { events, seen } = await mode.eventsFor(stream);
     const running = run(stream, seen, events, { mayRetry: true });
     await framesReceived(seen, 2);
     // Another worker took the stream over (its lock expired): it starts attempt 2.
-    await mode.live.beginAttempt(stream.streamId);
+    await mode.live.beginAttempt(stream);
     const outcome = await running;
     expect(outcome).toEqual({ kind: 'superseded', attempt: 1 });
     expect(seen.some((e) => e.type === 'ended')).toBe(false);
     expect((await db.prisma.stream.findUniqueOrThrow({ where: { id: stream.streamId } })).status).toBe('streaming');
-    expect(await mode.live.read(stream.streamId)).toMatchObject({ attempt: 2, seq: 0, content: '' });
+    expect(await mode.live.read(stream)).toMatchObject({ attempt: 2, seq: 0, content: '' });
   });
 });

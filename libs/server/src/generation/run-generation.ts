@@ -42,7 +42,7 @@ const DATABASE_RETRY_MS = 20_000;
  */
 export async function runGeneration(request: GenerationRequest, control: AbortController, ports: AttemptPorts, policy: RetryPolicy): Promise<GenerationOutcome> {
   const { streamId, threadId, messageId } = request;
-  const begun = await ports.live.beginAttempt(streamId);
+  const begun = await ports.live.beginAttempt(request);
   if (!begun) {
     await durably('resync', control, ports.logger, () => resyncEndedStream(ports, streamId));
     ports.logger.info('stream had already ended; nothing to generate');

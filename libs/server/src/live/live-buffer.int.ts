@@ -1,9 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { recordCommands } from '../../../../test/support/counters';
-import { testEnv } from '../../../../test/support/env';
+import { onRedisCluster, testRedisTarget } from '../../../../test/support/redis-target';
 import type { Announcement } from '../events/stream-events';
-import { closeRedis, createRedis, type Redis } from '../redis/connection';
+import { closeRedis, createRedis, type RedisClient } from '../redis/connection';
 import { redisKeys } from '../redis/keys';
+import { keySlot } from '../redis/slots';
 import type { LiveBuffer } from './live-buffer';
 import { MemoryLiveBuffer } from './memory-live-buffer';
 import { RedisLiveBuffer } from './redis-live-buffer';
@@ -13,19 +14,23 @@ function told(log: string[], what: string): Announcement {
   return { send: async () => void log.push(what) };
 }
 
+/** A stream of a thread of its own. */
+const newStream = (threadId: string = randomUUID()) => ({ streamId: randomUUID(), threadId });
+
 /** The LiveBuffer contract, run against both adapters (like resumable-stream's suite per backend). */
 describe.each([
   ['Redis (Lua)', 'redis'],
   ['memory', 'memory'],
 ] as const)('the live buffer in %s', (_name, kind) => {
-  let redis: Redis;
+  let redis: RedisClient;
   let live: LiveBuffer;
   const cancelled: string[] = [];
+  const keys = redisKeys(`lb${randomBytes(4).toString('hex')}`);
 
   beforeAll(async () => {
-    redis = createRedis(testEnv().redisUrl, { name: 'live-buffer-suite' });
+    redis = createRedis(testRedisTarget(), { name: 'live-buffer-suite' });
     live = kind === 'redis'
-      ? new RedisLiveBuffer(redis, redisKeys(`lb${randomBytes(4).toString('hex')}`), 60)
+      ? new RedisLiveBuffer(redis, keys, 60)
       : new MemoryLiveBuffer({ endedTtlMs: 60_000, onCancelRequested: (id) => cancelled.push(id) });
   });
   afterAll(async () => {
@@ -33,7 +38,7 @@ describe.each([
   });
 
   it('numbers attempts, starts each from empty content, and reads content, seq and status together', async () => {
-    const id = randomUUID();
+    const id = newStream();
     expect(await live.read(id)).toBeNull();
     expect(await live.beginAttempt(id)).toEqual({ attempt: 1, cancelled: false });
     const log: string[] = [];
@@ -46,7 +51,7 @@ describe.each([
   });
 
   it("refuses a superseded attempt's frame, and says when a cancel was requested", async () => {
-    const id = randomUUID();
+    const id = newStream();
     await live.beginAttempt(id);
     await live.beginAttempt(id);
     const log: string[] = [];
@@ -55,11 +60,11 @@ describe.each([
     await live.requestCancel(id);
     expect(await live.appendFrame(id, 2, 1, 'kept', told(log, 'f1'))).toBe('cancel-requested');
     expect((await live.read(id))?.content).toBe('kept');
-    if (kind === 'memory') expect(cancelled).toContain(id);
+    if (kind === 'memory') expect(cancelled).toContain(id.streamId);
   });
 
   it('ends once, keeps the final seq, and refuses a new attempt of an ended stream', async () => {
-    const id = randomUUID();
+    const id = newStream();
     await live.beginAttempt(id);
     await live.appendFrame(id, 1, 1, 'done', told([], 'f1'));
     const log: string[] = [];
@@ -71,21 +76,25 @@ describe.each([
   });
 
   it('a cancel requested before the first attempt reaches that attempt', async () => {
-    const id = randomUUID();
+    const id = newStream();
     await live.requestCancel(id);
     expect(await live.beginAttempt(id)).toEqual({ attempt: 1, cancelled: true });
   });
 
   if (kind === 'redis') {
-    it('frames appended in the same tick, to any number of streams, leave in one script call', async () => {
-      const ids = [randomUUID(), randomUUID(), randomUUID()];
+    it('frames appended in the same tick leave in one script call (one per hash slot on a cluster)', async () => {
+      const thread = randomUUID();
+      // Two streams of one thread (one slot whatever the topology), and streams of threads of their own.
+      const ids = [newStream(thread), newStream(thread), ...Array.from({ length: 6 }, () => newStream())];
       for (const id of ids) await live.beginAttempt(id);
       const commands = recordCommands(redis as never);
       commands.length = 0;
       const outcomes = await Promise.all(ids.map((id, i) => live.appendFrame(id, 1, 1, `frame ${i}`, told([], 'f'))));
-      expect(outcomes).toEqual(['appended', 'appended', 'appended']);
-      expect(commands.filter((c) => c === 'evalsha' || c === 'eval')).toHaveLength(1);
-      expect((await Promise.all(ids.map((id) => live.read(id)))).map((r) => r?.content)).toEqual(['frame 0', 'frame 1', 'frame 2']);
+      expect(outcomes).toEqual(ids.map(() => 'appended'));
+      const slots = new Set(ids.map((id) => keySlot(keys.streamLive(id)))).size;
+      expect(slots).toBeGreaterThan(1);
+      expect(commands.filter((c) => c === 'evalsha' || c === 'eval')).toHaveLength(onRedisCluster() ? slots : 1);
+      expect((await Promise.all(ids.map((id) => live.read(id)))).map((r) => r?.content)).toEqual(ids.map((_, i) => `frame ${i}`));
     });
   }
 });

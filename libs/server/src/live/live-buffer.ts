@@ -1,4 +1,4 @@
-import type { StreamPosition, TerminalStreamStatus } from '@bgs/shared';
+import type { StreamPosition, StreamRef, TerminalStreamStatus } from '@bgs/shared';
 import type { Announcement } from '../events/stream-events';
 
 /** `superseded`: another attempt owns the stream now; `cancel-requested`: stop and keep what was sent. */
@@ -11,12 +11,12 @@ export type FrameOutcome = 'appended' | 'cancel-requested' | 'superseded';
  */
 export interface LiveBuffer {
   /** Starts a new attempt from empty content; null when the stream already ended. */
-  beginAttempt(streamId: string): Promise<{ attempt: number; cancelled: boolean } | null>;
+  beginAttempt(stream: StreamRef): Promise<{ attempt: number; cancelled: boolean } | null>;
   /** Appends frame `seq` of `attempt` and sends its announcement, in one step. */
-  appendFrame(streamId: string, attempt: number, seq: number, text: string, delta: Announcement): Promise<FrameOutcome>;
+  appendFrame(stream: StreamRef, attempt: number, seq: number, text: string, delta: Announcement): Promise<FrameOutcome>;
   /** Records the final status once and sends the end announcement; false when it had already ended. */
-  finish(streamId: string, status: TerminalStreamStatus, seq: number | null, ended: Announcement): Promise<boolean>;
+  finish(stream: StreamRef, status: TerminalStreamStatus, seq: number | null, ended: Announcement): Promise<boolean>;
   /** Flags the stream cancelled and stops whichever generation runs it. */
-  requestCancel(streamId: string): Promise<void>;
-  read(streamId: string): Promise<StreamPosition | null>;
+  requestCancel(stream: StreamRef): Promise<void>;
+  read(stream: StreamRef): Promise<StreamPosition | null>;
 }

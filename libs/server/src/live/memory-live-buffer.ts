@@ -1,4 +1,4 @@
-import { isTerminalStreamStatus, type StreamPosition, type TerminalStreamStatus } from '@bgs/shared';
+import { isTerminalStreamStatus, type StreamPosition, type StreamRef, type TerminalStreamStatus } from '@bgs/shared';
 import type { Announcement } from '../events/stream-events';
 import type { FrameOutcome, LiveBuffer } from './live-buffer';
 
@@ -21,14 +21,14 @@ export class MemoryLiveBuffer implements LiveBuffer {
     private readonly options: { endedTtlMs: number; onCancelRequested: (streamId: string) => void },
   ) {}
 
-  async beginAttempt(streamId: string): Promise<{ attempt: number; cancelled: boolean } | null> {
+  async beginAttempt({ streamId }: StreamRef): Promise<{ attempt: number; cancelled: boolean } | null> {
     const entry = this.entries.get(streamId) ?? notStarted();
     if (isTerminalStreamStatus(entry.status)) return null;
     this.entries.set(streamId, { ...entry, attempt: entry.attempt + 1, seq: 0, status: 'streaming', content: '' });
     return { attempt: entry.attempt + 1, cancelled: entry.cancel };
   }
 
-  async appendFrame(streamId: string, attempt: number, seq: number, text: string, delta: Announcement): Promise<FrameOutcome> {
+  async appendFrame({ streamId }: StreamRef, attempt: number, seq: number, text: string, delta: Announcement): Promise<FrameOutcome> {
     const entry = this.entries.get(streamId);
     if (!entry || entry.attempt !== attempt) return 'superseded';
     entry.content += text;
@@ -37,7 +37,7 @@ export class MemoryLiveBuffer implements LiveBuffer {
     return entry.cancel ? 'cancel-requested' : 'appended';
   }
 
-  async finish(streamId: string, status: TerminalStreamStatus, seq: number | null, ended: Announcement): Promise<boolean> {
+  async finish({ streamId }: StreamRef, status: TerminalStreamStatus, seq: number | null, ended: Announcement): Promise<boolean> {
     const entry = this.entries.get(streamId) ?? notStarted();
     if (isTerminalStreamStatus(entry.status)) return false;
     this.entries.set(streamId, { ...entry, status, seq: seq ?? entry.seq });
@@ -46,14 +46,14 @@ export class MemoryLiveBuffer implements LiveBuffer {
     return true;
   }
 
-  async requestCancel(streamId: string): Promise<void> {
+  async requestCancel({ streamId }: StreamRef): Promise<void> {
     const entry = this.entries.get(streamId);
     if (entry) entry.cancel = true;
     else this.entries.set(streamId, notStarted(true));
     this.options.onCancelRequested(streamId);
   }
 
-  async read(streamId: string): Promise<StreamPosition | null> {
+  async read({ streamId }: StreamRef): Promise<StreamPosition | null> {
     const entry = this.entries.get(streamId);
     return entry ? { attempt: entry.attempt, seq: entry.seq, status: entry.status, content: entry.content } : null;
   }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection';
 import type { CancelSignals } from '../generation/cancel-signals';
 import type { RedisKeys } from '../redis/keys';
 
@@ -7,7 +7,7 @@ import type { RedisKeys } from '../redis/keys';
  * cancel (`RedisLiveBuffer.requestCancel` broadcasts it): one subscription per process,
  * not per stream. Returns the function that unsubscribes.
  */
-export async function listenForCancels(subscriber: Redis, keys: RedisKeys, cancels: CancelSignals): Promise<() => Promise<void>> {
+export async function listenForCancels(subscriber: RedisClient, keys: RedisKeys, cancels: CancelSignals): Promise<() => Promise<void>> {
   const onMessage = (channel: string, streamId: string) => {
     if (channel === keys.cancelChannel) cancels.abort(streamId, 'cancel');
   };

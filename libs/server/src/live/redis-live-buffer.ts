@@ -1,8 +1,9 @@
-import type { Redis } from 'ioredis';
-import type { StreamPosition, StreamStatus, TerminalStreamStatus } from '@bgs/shared';
+import type { StreamPosition, StreamRef, StreamStatus, TerminalStreamStatus } from '@bgs/shared';
 import type { Announcement } from '../events/stream-events';
+import type { RedisClient } from '../redis/connection';
 import { withLuaCommands } from '../redis/lua-commands';
 import type { RedisKeys } from '../redis/keys';
+import { groupBySlot } from '../redis/slots';
 import type { FrameOutcome, LiveBuffer } from './live-buffer';
 import APPEND_FRAMES from './lua/append-frames.lua';
 import BEGIN_ATTEMPT from './lua/begin-attempt.lua';
@@ -13,13 +14,13 @@ import REQUEST_CANCEL from './lua/request-cancel.lua';
 type LiveCommands = {
   bgsBeginAttempt(live: string, content: string, ttl: number): Promise<[number, number]>;
   bgsAppendFrames(numberOfKeys: number, ...keysThenArgs: Array<string | Buffer>): Promise<number[]>;
-  bgsFinish(live: string, content: string, status: string, seq: string, ttl: number, channel: string, message: Buffer | ''): Promise<number>;
+  bgsFinish(live: string, content: string, status: string, seq: string, ttl: number, command: string, channel: string, message: Buffer | string): Promise<number>;
   bgsRequestCancel(live: string, ttl: number, channel: string, streamId: string): Promise<number>;
   bgsRead(live: string, content: string): Promise<[string, string, string, string] | null>;
 };
 
 interface PendingFrame {
-  streamId: string;
+  stream: StreamRef;
   attempt: number;
   seq: number;
   text: string;
@@ -43,47 +44,51 @@ const COMMANDS = [
  * trip. A cancel is broadcast on `keys.cancelChannel` to every worker.
  */
 export class RedisLiveBuffer implements LiveBuffer {
-  private readonly redis: Redis & LiveCommands;
+  private readonly redis: RedisClient & LiveCommands;
   /** Frames waiting for this turn's script call. */
   private readonly tick: PendingFrame[] = [];
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: RedisKeys,
     /** Keys live this long after the stream ends (it is persisted by then). */
     private readonly endedTtlSeconds: number,
     /** While a stream runs its keys live at least this long; refreshed by every attempt. */
     private readonly runningTtlSeconds = 24 * 3600,
   ) {
-    this.redis = withLuaCommands<LiveCommands>(redis, COMMANDS);
+    this.redis = withLuaCommands<RedisClient, LiveCommands>(redis, COMMANDS);
   }
 
-  async beginAttempt(streamId: string): Promise<{ attempt: number; cancelled: boolean } | null> {
-    const [attempt, cancelled] = await this.redis.bgsBeginAttempt(this.keys.streamLive(streamId), this.keys.streamContent(streamId), this.runningTtlSeconds);
+  async beginAttempt(stream: StreamRef): Promise<{ attempt: number; cancelled: boolean } | null> {
+    const [attempt, cancelled] = await this.redis.bgsBeginAttempt(this.keys.streamLive(stream), this.keys.streamContent(stream), this.runningTtlSeconds);
     return attempt < 0 ? null : { attempt, cancelled: cancelled === 1 };
   }
 
   /**
    * Frames appended in the same turn of the event loop (the frame clock flushes every due
-   * stream in one tick) leave together: one script call for all of them. One Redis only:
-   * on a cluster the call would have to be split per hash slot.
+   * stream in one tick) leave together: one script call for all of them on one Redis, one
+   * per hash slot on a cluster (pipelined per node by the connection).
    */
-  async appendFrame(streamId: string, attempt: number, seq: number, text: string, delta: Announcement): Promise<FrameOutcome> {
+  async appendFrame(stream: StreamRef, attempt: number, seq: number, text: string, delta: Announcement): Promise<FrameOutcome> {
     const r = await new Promise<number>((resolve, reject) => {
       if (this.tick.length === 0) queueMicrotask(() => this.flushTick());
-      this.tick.push({ streamId, attempt, seq, text, delta, resolve, reject });
+      this.tick.push({ stream, attempt, seq, text, delta, resolve, reject });
     });
     if (r >= 0 && !delta.packet) await delta.send();
     return r < 0 ? 'superseded' : r === 1 ? 'cancel-requested' : 'appended';
   }
 
   private flushTick(): void {
-    const frames = this.tick.splice(0);
+    for (const frames of groupBySlot(this.redis, this.tick.splice(0), (f) => this.keys.streamLive(f.stream))) this.appendFrames(frames);
+  }
+
+  private appendFrames(frames: PendingFrame[]): void {
     const keys: string[] = [];
     const args: Array<string | Buffer> = [];
     for (const f of frames) {
-      keys.push(this.keys.streamLive(f.streamId), this.keys.streamContent(f.streamId));
-      args.push(String(f.attempt), String(f.seq), f.text, f.delta.packet?.channel ?? '', f.delta.packet?.message ?? '');
+      const packet = f.delta.packet;
+      keys.push(this.keys.streamLive(f.stream), this.keys.streamContent(f.stream));
+      args.push(String(f.attempt), String(f.seq), f.text, packet?.command ?? '', packet?.channel ?? '', packet?.message ?? '');
     }
     this.redis.bgsAppendFrames(keys.length, ...keys, ...args).then(
       (outcomes) => frames.forEach((f, i) => f.resolve(outcomes[i])),
@@ -91,21 +96,21 @@ export class RedisLiveBuffer implements LiveBuffer {
     );
   }
 
-  async finish(streamId: string, status: TerminalStreamStatus, seq: number | null, ended: Announcement): Promise<boolean> {
-    const { channel, message } = ended.packet ?? { channel: '', message: '' as const };
+  async finish(stream: StreamRef, status: TerminalStreamStatus, seq: number | null, ended: Announcement): Promise<boolean> {
+    const { command, channel, message } = ended.packet ?? { command: '', channel: '', message: '' };
     const r = await this.redis.bgsFinish(
-      this.keys.streamLive(streamId), this.keys.streamContent(streamId), status, seq === null ? '' : String(seq), this.endedTtlSeconds, channel, message,
+      this.keys.streamLive(stream), this.keys.streamContent(stream), status, seq === null ? '' : String(seq), this.endedTtlSeconds, command, channel, message,
     );
     if (r === 1 && !ended.packet) await ended.send();
     return r === 1;
   }
 
-  async requestCancel(streamId: string): Promise<void> {
-    await this.redis.bgsRequestCancel(this.keys.streamLive(streamId), this.runningTtlSeconds, this.keys.cancelChannel, streamId);
+  async requestCancel(stream: StreamRef): Promise<void> {
+    await this.redis.bgsRequestCancel(this.keys.streamLive(stream), this.runningTtlSeconds, this.keys.cancelChannel, stream.streamId);
   }
 
-  async read(streamId: string): Promise<StreamPosition | null> {
-    const r = await this.redis.bgsRead(this.keys.streamLive(streamId), this.keys.streamContent(streamId));
+  async read(stream: StreamRef): Promise<StreamPosition | null> {
+    const r = await this.redis.bgsRead(this.keys.streamLive(stream), this.keys.streamContent(stream));
     if (!r) return null;
     return { attempt: Number(r[0]), seq: Number(r[1] ?? 0), status: (r[2] || 'queued') as StreamStatus, content: r[3] };
   }

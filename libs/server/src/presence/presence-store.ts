@@ -1,5 +1,6 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection';
 import type { RedisKeys } from '../redis/keys';
+import { groupBySlot } from '../redis/slots';
 import { withLuaCommands } from '../redis/lua-commands';
 import PRESENCE_IS_OPEN from '../redis/lua/presence-is-open.lua';
 import PRESENCE_OPEN from '../redis/lua/presence-open.lua';
@@ -17,14 +18,14 @@ type PresenceCommands = {
  * heartbeating, and its entries lapse within `ttlMs`.
  */
 export class PresenceStore {
-  private readonly redis: Redis & PresenceCommands;
+  private readonly redis: RedisClient & PresenceCommands;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: RedisKeys,
     readonly ttlMs: number,
   ) {
-    this.redis = withLuaCommands<PresenceCommands>(redis, [
+    this.redis = withLuaCommands<RedisClient, PresenceCommands>(redis, [
       { name: 'bgsPresenceOpen', numberOfKeys: 1, source: PRESENCE_OPEN },
       { name: 'bgsPresenceIsOpen', numberOfKeys: 1, source: PRESENCE_IS_OPEN },
       { name: 'bgsPresenceRefresh', source: PRESENCE_REFRESH },
@@ -39,11 +40,16 @@ export class PresenceStore {
     await this.redis.zrem(this.keys.presence(threadId), socketId);
   }
 
-  /** One round trip for all of an instance's open (thread, socket) pairs. */
+  /**
+   * One round trip for all of an instance's open (thread, socket) pairs: one script on one
+   * Redis, one per hash slot (pipelined per node) on a cluster.
+   */
   async refresh(entries: Array<{ threadId: string; socketId: string }>): Promise<void> {
     if (entries.length === 0) return;
-    const keys = entries.map((e) => this.keys.presence(e.threadId));
-    await this.redis.bgsPresenceRefresh(keys.length, ...keys, this.ttlMs, ...entries.map((e) => e.socketId));
+    await Promise.all(groupBySlot(this.redis, entries, (e) => this.keys.presence(e.threadId)).map((group) => {
+      const keys = group.map((e) => this.keys.presence(e.threadId));
+      return this.redis.bgsPresenceRefresh(keys.length, ...keys, this.ttlMs, ...group.map((e) => e.socketId));
+    }));
   }
 
   /** True while at least one unexpired socket has the thread open. */

@@ -1,5 +1,5 @@
 import { Queue, type JobState } from 'bullmq';
-import { GENERATION_QUEUE, type Config, type GenerationJob, type GenerationResult } from '@bgs/shared';
+import { GENERATION_QUEUE, type Config, type GenerationJob, type GenerationResult, type RedisTarget } from '@bgs/shared';
 import type { Logger } from '../logging/logger';
 import { bullConnection } from '../redis/connection';
 import type { RedisKeys } from '../redis/keys';
@@ -20,7 +20,7 @@ export interface GenerationQueue {
 }
 
 export interface GenerationQueueOptions {
-  redisUrl: string;
+  redis: RedisTarget;
   keys: RedisKeys;
   worker: Config['worker'];
   logger: Logger;
@@ -34,9 +34,10 @@ export interface GenerationQueueOptions {
  * and removal from Redis once it is over (Postgres keeps the outcome).
  */
 export function createGenerationQueue(options: GenerationQueueOptions): GenerationQueue {
-  const { redisUrl, keys, worker, logger, failFast } = options;
+  const { keys, worker, logger, failFast } = options;
+  const bull = bullConnection(options.redis, { failFast });
   const queue = new Queue<GenerationJob, GenerationResult>(GENERATION_QUEUE, {
-    connection: { ...bullConnection(redisUrl), ...(failFast ? { enableOfflineQueue: false } : {}) },
+    connection: bull.connection,
     prefix: keys.bullPrefix,
     streams: { events: { maxLen: worker.eventsMaxLen } },
     defaultJobOptions: {
@@ -67,6 +68,9 @@ export function createGenerationQueue(options: GenerationQueueOptions): Generati
       }
     },
     jobState: (streamId) => queue.getJobState(streamId),
-    close: () => queue.close(),
+    close: async () => {
+      await queue.close();
+      await bull.close();
+    },
   };
 }

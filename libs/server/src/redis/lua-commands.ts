@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import { TERMINAL_STREAM_STATUSES } from '@bgs/shared';
 
 /**
@@ -27,9 +27,9 @@ export interface LuaCommand {
  * Registers scripts on a connection, once however many stores share it. ioredis then
  * sends EVALSHA, and EVAL only when Redis does not know the script (after a restart).
  */
-export function withLuaCommands<Commands>(redis: Redis, commands: readonly LuaCommand[]): Redis & Commands {
+export function withLuaCommands<Client extends RedisClient, Commands>(redis: Client, commands: readonly LuaCommand[]): Client & Commands {
   for (const { name, source, numberOfKeys } of commands) {
     if (!(name in redis)) redis.defineCommand(name, { lua: withPrelude(source), ...(numberOfKeys === undefined ? {} : { numberOfKeys }) });
   }
-  return redis as Redis & Commands;
+  return redis as Client & Commands;
 }
