@@ -113,7 +113,7 @@ async function main(): Promise<void> {
     closers.push(() => listener.close(), () => sweep.close(), () => queue.close());
   }
 
-  logger.info({ role: config.worker.role, concurrency: config.worker.concurrency, provider: config.provider.kind }, 'worker ready');
+  logger.info({ role: config.worker.role, concurrency: config.worker.concurrency, provider: config.provider.kind, redis: target.kind }, 'worker ready');
   onShutdown(logger, async () => {
     for (const close of closers) await close();
     await metricsServer?.close(); // last: the final figures stay scrapable while work drains
