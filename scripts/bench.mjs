@@ -11,6 +11,10 @@
 //        --threads-per-user K --open-rate Q --probe-sockets P --monitor-ms M --quiet-wait SECONDS
 //        --send-window-ms W (every message of the run is sent within W ms, evenly spaced)
 //        --quick --keep-db --no-build --profile (CPU profiles of our API and worker)
+//        --redis-cluster (ours runs on a fresh local Redis Cluster, 3 masters + 3 replicas, under
+//        .data/redis-cluster-bench; the baselines keep the one Redis. Its Redis CPU is summed over
+//        the 6 nodes, its Redis commands over the 3 masters: a replica counts again every write
+//        it replays, which one Redis would not have done)
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,6 +22,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { build, ensureDependencies, ensurePrismaClient, migrate, repoRoot } from './lib/bootstrap.mjs';
 import { ensureDatabase, ensurePostgres, ensureRedis, stopRedis } from './lib/services.mjs';
+import { startRedisCluster } from './lib/redis-cluster.mjs';
 import { cpuSeconds, machineCpu, postgresPids, rssBytes } from '../bench/lib/proc.mjs';
 import { startProcess, stopAll, stopProcess } from '../bench/lib/processes.mjs';
 import { commandStats, monitorSample, presenceEntries } from '../bench/lib/redis-stats.mjs';
@@ -36,6 +41,7 @@ const benchDir = path.join(repoRoot, 'bench');
 const resultsDir = path.join(benchDir, 'results');
 const logDir = path.join(resultsDir, 'logs');
 const redisDir = path.join(repoRoot, '.data', 'redis-bench');
+const redisClusterDir = path.join(repoRoot, '.data', 'redis-cluster-bench');
 const PREFIX = 'bench';
 
 // ---- flags ---------------------------------------------------------------------------------
@@ -50,10 +56,10 @@ function parseFlags(argv) {
     '--threads-per-user': 'threadsPerUser', '--open-rate': 'openRate', '--probe-sockets': 'probeSockets', '--monitor-ms': 'monitorMs',
     '--quiet-wait': 'quietWait', '--send-window-ms': 'sendWindowMs',
   };
-  const flags = { ...defaults, quietWait: 60, sendWindowMs: 1000, quick, keepDb: argv.includes('--keep-db'), noBuild: argv.includes('--no-build'), profile: argv.includes('--profile'), baselines: ['naive', 'resumable'] };
+  const flags = { ...defaults, quietWait: 60, sendWindowMs: 1000, quick, keepDb: argv.includes('--keep-db'), noBuild: argv.includes('--no-build'), profile: argv.includes('--profile'), redisCluster: argv.includes('--redis-cluster'), baselines: ['naive', 'resumable'] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '--quick' || arg === '--keep-db' || arg === '--no-build' || arg === '--profile') continue;
+    if (arg === '--quick' || arg === '--keep-db' || arg === '--no-build' || arg === '--profile' || arg === '--redis-cluster') continue;
     if (arg === '--baselines') {
       const list = String(argv[++i] ?? '').split(',').filter((b) => b && b !== 'none');
       for (const b of list) if (!['naive', 'resumable'].includes(b)) throw new Error(`--baselines: unknown baseline ${b} (naive, resumable, none)`);
@@ -61,7 +67,7 @@ function parseFlags(argv) {
       continue;
     }
     const key = names[arg];
-    if (!key) throw new Error(`unknown flag ${arg}; flags: ${Object.keys(names).join(' ')} --baselines --quick --keep-db --no-build --profile`);
+    if (!key) throw new Error(`unknown flag ${arg}; flags: ${Object.keys(names).join(' ')} --baselines --quick --keep-db --no-build --profile --redis-cluster`);
     const value = Number(argv[++i]);
     if (!Number.isFinite(value) || value < 0) throw new Error(`${arg} needs a number, got ${argv[i]}`);
     flags[key] = value;
@@ -80,6 +86,67 @@ async function freshRedis() {
   fs.rmSync(redisDir, { recursive: true, force: true });
   const redis = await ensureRedis(redisDir, log);
   return { ...redis, pid: Number(fs.readFileSync(pidFile, 'utf8')) };
+}
+
+/**
+ * The Redis a path runs on, as the measurements see it: `pids` (CPU), `resetStats`,
+ * `commandStats`, `presence`, `monitor` (MONITOR sample), `flushall`.
+ */
+function singleRedis(redis, client) {
+  return {
+    kind: 'one Redis',
+    pids: [redis.pid],
+    resetStats: () => client.config('RESETSTAT'),
+    commandStats: () => commandStats(client),
+    presence: (prefix) => presenceEntries(client, prefix),
+    monitor: (ms, isFrame) => monitorSample(client, ms, isFrame),
+    flushall: () => client.flushall(),
+  };
+}
+
+/** Per-key sums of `{key: number}` objects. */
+function sumCounts(list) {
+  const out = {};
+  for (const counts of list) for (const [k, n] of Object.entries(counts ?? {})) out[k] = (out[k] ?? 0) + n;
+  return out;
+}
+
+/**
+ * The same over a cluster's nodes (`clients`: one ioredis connection per node). CPU counts all
+ * six processes (replication is part of a cluster's cost); commands, presence keys, MONITOR
+ * and FLUSHALL go to the masters (asked each time: which node is one may change). A replica's
+ * commandstats count again each write it replays from its master (and a script's effects as
+ * separate commands); they are kept apart, as `replicaCommandStats`.
+ */
+function clusterRedis(cluster, clients) {
+  const byRole = async () => {
+    const roles = await Promise.all(clients.map(async (c) => /role:(\w+)/.exec(await c.info('replication'))?.[1]));
+    return { masters: clients.filter((_, i) => roles[i] === 'master'), replicas: clients.filter((_, i) => roles[i] !== 'master') };
+  };
+  return {
+    kind: 'Redis Cluster, 3 masters + 3 replicas',
+    pids: cluster.pids,
+    resetStats: () => Promise.all(clients.map((c) => c.config('RESETSTAT'))),
+    commandStats: async () => sumCounts(await Promise.all((await byRole()).masters.map(commandStats))),
+    replicaCommandStats: async () => sumCounts(await Promise.all((await byRole()).replicas.map(commandStats))),
+    presence: async (prefix) => {
+      const counts = await Promise.all((await byRole()).masters.map((c) => presenceEntries(c, prefix)));
+      return { threads: counts.reduce((a, c) => a + c.threads, 0), entries: counts.reduce((a, c) => a + c.entries, 0) };
+    },
+    monitor: async (ms, isFrame) => {
+      const samples = await Promise.all((await byRole()).masters.map((c) => monitorSample(c, ms, isFrame)));
+      return {
+        from: Math.min(...samples.map((m) => m.from)),
+        to: Math.max(...samples.map((m) => m.to)),
+        roundTrips: samples.reduce((a, m) => a + m.roundTrips, 0),
+        frames: samples.reduce((a, m) => a + m.frames, 0),
+        topLevel: sumCounts(samples.map((m) => m.topLevel)),
+        inner: sumCounts(samples.map((m) => m.inner)),
+        carried: sumCounts(samples.map((m) => m.carried)),
+      };
+    },
+    flushall: async () => Promise.all((await byRole()).masters.map((c) => c.flushall())),
+  };
 }
 
 function dropDatabase(pg, name) {
@@ -175,12 +242,12 @@ async function apiMetrics(setup) {
   }
 }
 
-async function stateMark(setup, redis) {
+async function stateMark(setup, target) {
   return {
     rss: { api: rssBytes(setup.api.pid), worker: setup.worker ? rssBytes(setup.worker.pid) : null },
     heap: { api: await heapAfterGc(setup.api.inspectorUrl), worker: await heapAfterGc(setup.worker?.inspectorUrl) },
     metrics: await apiMetrics(setup),
-    presence: setup.client === 'socket' && setup.worker ? await presenceEntries(redis, PREFIX) : null,
+    presence: setup.client === 'socket' && setup.worker ? await target.presence(PREFIX) : null,
   };
 }
 
@@ -270,6 +337,10 @@ async function notificationLatency(pgClient, { streamIds, receivedAt }) {
 async function runPath(name, env, services) {
   log(`── ${name} ──`);
   await waitForQuiet(flags.quietWait * 1000);
+  // Ours on the cluster when asked; the baselines always on the one Redis.
+  const target = name === 'ours' && services.cluster ? services.cluster : services.redis.target;
+  if (target !== services.redis.target) env = { ...env, REDIS_URL: undefined, REDIS_CLUSTER_NODES: services.clusterNodes };
+  env = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
   const setup = await STARTERS[name](env);
   const streamSeconds = flags.tokens / flags.rate;
   const driverConfig = {
@@ -286,7 +357,7 @@ async function runPath(name, env, services) {
   const driver = await startProcess({ name: `${name}-driver`, args: [path.join(benchDir, 'driver.mjs'), JSON.stringify(driverConfig)], env: process.env, logFile: logFile(`${name}-driver`), ipc: true });
   const roles = () => ({
     api: [setup.api.pid], worker: setup.worker ? [setup.worker.pid] : [], driver: [driver.pid],
-    redis: [services.redis.pid], postgres: postgresPids(services.pgdata),
+    redis: target.pids, postgres: postgresPids(services.pgdata),
   });
   let lastMark = null;
   let monitor = null;
@@ -298,7 +369,7 @@ async function runPath(name, env, services) {
     log(`  ${name} ${String(p.seconds).padStart(3)}s  streams ${p.active} live, ${p.completed} done | ${fmt(p.framesPerSecond)} msg/s ${fmt(p.tokensPerSecond)} tok/s p99 ${fmt(p.p99)} ms | ${p.opens} opens | cpu api ${pct('api')} worker ${pct('worker')} driver ${pct('driver')} redis ${pct('redis')} pg ${pct('postgres')} others ${pct('others')} | driver lag p99 ${fmt(p.loopLagP99)} ms`);
     const steady = p.active >= 0.8 * flags.streams || p.seconds >= streamSeconds / 2;
     if (!monitor && setup.isFrame && flags.monitorMs > 0 && steady && p.active > 0) {
-      monitor = monitorSample(services.redis.client, flags.monitorMs, setup.isFrame).then((sample) => {
+      monitor = target.monitor(flags.monitorMs, setup.isFrame).then((sample) => {
         driver.child.send({ type: 'exclude', from: sample.from, to: sample.to });
         log(`  MONITOR sample: ${sample.roundTrips} round trips for ${sample.frames} deliveries in ${sample.to - sample.from} ms (left out of latency figures)`);
         return sample;
@@ -308,9 +379,9 @@ async function runPath(name, env, services) {
   const channel = driverChannel(driver.child, onProgress);
   try {
     const ready = await channel.next('ready');
-    await services.redis.client.config('RESETSTAT');
+    await target.resetStats();
     await resetStatements(services.pgClient);
-    const idle = await stateMark(setup, services.redis.client);
+    const idle = await stateMark(setup, target);
     const before = cpuMark(roles);
     lastMark = before;
     const peaks = rssPeaks({ api: setup.api.pid, worker: setup.worker?.pid, driver: driver.pid });
@@ -318,7 +389,8 @@ async function runPath(name, env, services) {
     const { result: streamed } = await channel.next('streamed');
     const after = cpuMark(roles);
     const monitored = monitor ? await monitor : null;
-    const redisCalls = await commandStats(services.redis.client);
+    const redisCalls = await target.commandStats();
+    const replicaCalls = target.replicaCommandStats ? await target.replicaCommandStats() : undefined;
     const pgRows = await statements(services.pgClient);
     const rssPeak = peaks();
 
@@ -330,28 +402,28 @@ async function runPath(name, env, services) {
       notified = burst && (await notificationLatency(services.pgClient, burst));
     }
 
-    const beforeSwitches = await stateMark(setup, services.redis.client);
+    const beforeSwitches = await stateMark(setup, target);
     await resetStatements(services.pgClient);
-    await services.redis.client.config('RESETSTAT');
+    await target.resetStats();
     const switchCpuBefore = cpuMark(roles);
     driver.child.send({ type: 'switch' });
     const { result: switched } = await channel.next('switched');
     const switchCpu = cpuDelta(switchCpuBefore, cpuMark(roles));
     const switchPg = await statements(services.pgClient);
-    const switchRedis = await commandStats(services.redis.client);
-    const afterSwitches = await stateMark(setup, services.redis.client);
+    const switchRedis = await target.commandStats();
+    const afterSwitches = await stateMark(setup, target);
     driver.child.send({ type: 'close' });
     await channel.next('closed');
     await new Promise((r) => setTimeout(r, 1000));
-    const afterClose = await stateMark(setup, services.redis.client);
+    const afterClose = await stateMark(setup, target);
     return {
-      name, ready, streamed, notified, cpu: cpuDelta(before, after), rssPeak, redisCalls, monitored, pgRows,
+      name, redis: target.kind, ready, streamed, notified, cpu: cpuDelta(before, after), rssPeak, redisCalls, replicaCalls, monitored, pgRows,
       switches: switched && { ...switched, cpu: switchCpu, pgRows: switchPg, redisCalls: switchRedis, idle, before: beforeSwitches, after: afterSwitches, afterClose },
     };
   } finally {
     await stopProcess(driver, 5000);
     await Promise.all([stopProcess(setup.api), setup.worker && stopProcess(setup.worker)]);
-    await services.redis.client.flushall();
+    await target.flushall();
   }
 }
 
@@ -385,15 +457,20 @@ async function main() {
   const databaseUrl = ensureDatabase(pg, dbName);
   migrate(databaseUrl);
   const redis = await freshRedis();
+  // Ours on a cluster of its own when asked (should it fail to start, it stops the nodes it started).
+  const cluster = flags.redisCluster ? await startRedisCluster(redisClusterDir, log) : null;
   const { Redis } = await import('ioredis');
   const pgModule = await import('pg');
   const redisClient = new Redis(redis.url, { connectionName: 'bench-orchestrator' });
+  const clusterClients = cluster ? cluster.ports.map((port) => new Redis({ host: '127.0.0.1', port, connectionName: 'bench-orchestrator' })) : [];
   const pgClient = new pgModule.default.Client({ connectionString: databaseUrl });
   await pgClient.connect();
   await enableStatements(pgClient);
   cleanup = async () => {
     await stopAll();
     redisClient.disconnect();
+    for (const c of clusterClients) c.disconnect();
+    await cluster?.stop();
     await pgClient.end().catch(() => undefined);
     stopRedis(redisDir);
     if (!flags.keepDb) dropDatabase(pg, dbName);
@@ -403,7 +480,13 @@ async function main() {
     PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl, REDIS_URL: redis.url,
     AUTH_SECRET: randomBytes(24).toString('hex'),
   };
-  const services = { redis: { ...redis, client: redisClient }, pgClient, pgdata: path.join(pg.root, 'data') };
+  const services = {
+    redis: { ...redis, client: redisClient, target: singleRedis(redis, redisClient) },
+    cluster: cluster && clusterRedis(cluster, clusterClients),
+    clusterNodes: cluster?.nodes,
+    pgClient, pgdata: path.join(pg.root, 'data'),
+  };
+  log(`ours runs on ${cluster ? `a Redis Cluster, 3 masters + 3 replicas (${cluster.nodes})` : `one Redis (${redis.url})`}${flags.baselines.length ? '; the baselines on one Redis' : ''}`);
   const versions = {
     redis: (await redisClient.info('server')).match(/redis_version:(\S+)/)?.[1],
     postgres: (await pgClient.query('SHOW server_version')).rows[0].server_version,
@@ -417,12 +500,26 @@ async function main() {
     if (fs.existsSync(file)) profiles[role] = summarizeProfile(file);
   }
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-  const report = renderReport({ flags, results, profiles, command, cores, cpuModel: os.cpus()[0]?.model, node: process.version, versions, seconds: (Date.now() - started) / 1000 });
+  const report = withRedisLine(
+    renderReport({ flags, results, profiles, command, cores, cpuModel: os.cpus()[0]?.model, node: process.version, versions, seconds: (Date.now() - started) / 1000 }),
+    command,
+    cluster
+      ? `Redis for ours: Redis Cluster, 3 masters + 3 replicas (Redis CPU summed over the 6 nodes, Redis commands over the 3 masters)${flags.baselines.length ? '; the baselines: one Redis' : ''}.`
+      : `Redis for ours: one Redis${flags.baselines.length ? ', as for the baselines' : ''}.`,
+  );
   console.log(`\n${report}`);
   fs.writeFileSync(path.join(resultsDir, 'latest.md'), `${report}\n`);
   fs.writeFileSync(path.join(resultsDir, 'latest.log'), `${runLog.join('\n')}\n`);
-  fs.writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify({ flags, command, cores, versions, results }, null, 2)}\n`);
+  fs.writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify({ flags, command, cores, versions, redis: cluster ? 'cluster' : 'single', results }, null, 2)}\n`);
   log(`wrote bench/results/latest.md and latest.json in ${Math.round((Date.now() - started) / 1000)} s; process logs in bench/results/logs/`);
+}
+
+/** The report with `line` added to its header, after the line that names the command. */
+function withRedisLine(report, command, line) {
+  const lines = report.split('\n');
+  const at = lines.findIndex((l) => l.startsWith(`\`${command}\``));
+  lines.splice(at >= 0 ? at + 1 : 1, 0, line);
+  return lines.join('\n');
 }
 
 let interrupted = false;

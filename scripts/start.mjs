@@ -2,11 +2,14 @@
 // REDIS_URL / DATABASE_URL are set), migrate, then run the API and worker processes.
 // Flags: --api N --workers M (or API_INSTANCES / WORKER_INSTANCES). Ports: PORT, PORT+1, … for
 // the APIs, then one metrics port per worker (METRICS_PORT, METRICS_PORT+1, … when it is set).
+// --redis-cluster: a local Redis Cluster (3 masters + 3 replicas) under .data/redis-cluster
+// instead of the one Redis, passed as REDIS_CLUSTER_NODES (unless that is set already).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { build, ensureDependencies, ensurePrismaClient, migrate, repoRoot } from './lib/bootstrap.mjs';
+import { ensureRedisCluster } from './lib/redis-cluster.mjs';
 import { ensureDatabase, ensurePostgres, ensureRedis } from './lib/services.mjs';
 
 const log = (m) => console.log(`[start] ${m}`);
@@ -27,6 +30,14 @@ function parseCount(flag, envName, fallback) {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0 || n > 32) throw new Error(`${flag} / ${envName} must be an integer from 0 to 32, got ${raw}`);
   return n;
+}
+
+/**
+ * A switch such as `--redis-cluster`, given to this script (`npm start -- --redis-cluster`) or
+ * to npm (`npm start --redis-cluster`, which npm passes as npm_config_redis_cluster=true).
+ */
+function parseSwitch(flag) {
+  return process.argv.includes(flag) || process.env[`npm_config_${flag.slice(2).replace(/-/g, '_')}`] === 'true';
 }
 
 /** A dev secret kept under .data/ so tokens survive restarts; never used when AUTH_SECRET is set. */
@@ -109,6 +120,7 @@ async function waitForReady(url, timeoutMs = 120_000) {
 async function main() {
   const apis = parseCount('--api', 'API_INSTANCES', 1);
   const workers = parseCount('--workers', 'WORKER_INSTANCES', 1);
+  const redisCluster = parseSwitch('--redis-cluster');
   const dataDir = path.join(repoRoot, '.data');
   fs.mkdirSync(dataDir, { recursive: true });
 
@@ -119,7 +131,13 @@ async function main() {
   const background = !['false', '0', 'no', 'off'].includes(String(process.env.BACKGROUND_STREAMING ?? 'true').toLowerCase());
   const env = { ...process.env };
   if (!env.DATABASE_URL) env.DATABASE_URL = ensureDatabase(await ensurePostgres(dataDir, log), 'bgs');
-  if (!env.REDIS_URL && background) env.REDIS_URL = (await ensureRedis(path.join(dataDir, 'redis'), log)).url;
+  // REDIS_CLUSTER_NODES replaces REDIS_URL when set, so the one Redis is then not started.
+  if (redisCluster && background && !env.REDIS_CLUSTER_NODES) {
+    const cluster = await ensureRedisCluster(path.join(dataDir, 'redis-cluster'), log);
+    env.REDIS_CLUSTER_NODES = cluster.nodes;
+  }
+  if (env.REDIS_CLUSTER_NODES && background) log(`Redis Cluster seed nodes: ${env.REDIS_CLUSTER_NODES}`);
+  else if (!env.REDIS_URL && background) env.REDIS_URL = (await ensureRedis(path.join(dataDir, 'redis'), log)).url;
   env.AUTH_SECRET ??= devSecret(dataDir);
   env.NODE_ENV ??= 'development';
   if (env.NODE_ENV !== 'production') env.AUTH_DEV_TOKENS ??= '1';

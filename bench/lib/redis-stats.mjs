@@ -99,7 +99,7 @@ export async function presenceEntries(redis, prefix) {
   let keys = 0;
   let entries = 0;
   do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}:presence:*`, 'COUNT', 1000);
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}:thread:*:presence`, 'COUNT', 1000);
     cursor = next;
     for (const key of batch) {
       keys++;

@@ -9,6 +9,10 @@ export function testEnv() {
     pgAdminUrl: need('TEST_PG_ADMIN_URL'),
     templateDb: need('TEST_TEMPLATE_DB'),
     redisUrl: need('TEST_REDIS_URL'),
+    /** Seed nodes (`127.0.0.1:port,…`) of the shared test Redis Cluster; throws only when read and not set. */
+    get redisClusterNodes(): string {
+      return need('TEST_REDIS_CLUSTER_NODES');
+    },
   };
 }
 

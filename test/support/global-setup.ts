@@ -6,7 +6,7 @@ import path from 'node:path';
  * directly, do the same preparation here so a single test file can be run alone.
  */
 export default async function globalSetup(): Promise<void> {
-  if (process.env.TEST_PG_ADMIN_URL && process.env.TEST_REDIS_URL) return;
+  if (process.env.TEST_PG_ADMIN_URL && process.env.TEST_REDIS_URL && process.env.TEST_REDIS_CLUSTER_NODES) return;
   const root = path.resolve(__dirname, '..', '..');
   const script = `
     const { build, ensurePrismaClient } = await import('./scripts/lib/bootstrap.mjs');
