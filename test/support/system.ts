@@ -12,6 +12,8 @@ export interface SystemOptions {
   env?: Record<string, string>;
   /** A Redis of the test's own (fault tests restart it); defaults to the shared test Redis (or cluster). */
   redisUrl?: string;
+  /** A Redis Cluster of the test's own (failover tests kill a master): its seed nodes. */
+  redisClusterNodes?: string;
 }
 
 /**
@@ -35,7 +37,7 @@ export class TestSystem {
     Object.assign(system.env, {
       NODE_ENV: 'test',
       DATABASE_URL: db.url,
-      ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : testRedisEnv()),
+      ...(options.redisClusterNodes ? { REDIS_CLUSTER_NODES: options.redisClusterNodes } : options.redisUrl ? { REDIS_URL: options.redisUrl } : testRedisEnv()),
       REDIS_PREFIX: system.prefix,
       AUTH_SECRET: TEST_AUTH_SECRET,
       AUTH_DEV_TOKENS: '1',

@@ -9,25 +9,27 @@ import type { RealtimeServer } from './socket-server';
  * their threads again, and the snapshot plus the resume rule fill the gap.
  */
 export function resyncAfterRedisLoss(io: RealtimeServer, subscriber: RedisClient, logger: Logger): void {
-  let interrupted = false;
   const resync = () => {
     const sockets = [...io.of('/').sockets.values()];
     logger.warn({ sockets: sockets.length }, 'redis subscriber reconnected; closing sockets so clients resync');
     for (const socket of sockets) socket.conn.close();
   };
   if (isCluster(subscriber)) {
-    // One sharded subscriber per shard: a master that dies takes its subscriber with it;
-    // after the failover the group re-subscribes on the new master ('subscribersReady'
-    // follows the SSUBSCRIBEs it sent; the short wait lets their replies come back).
-    subscriber.on('-node', () => (interrupted = true));
-    subscriber.on('-subscriber', () => (interrupted = true));
+    // One sharded subscriber per shard. A master that dies takes its subscriber with it,
+    // and until a replica takes over, ioredis retries it in a loop (-node, subscribersReady,
+    // again and again). Once no slot is served by a lost node any more, the group has
+    // re-subscribed on the new masters ('subscribersReady' follows those SSUBSCRIBEs; the
+    // short wait lets their replies come back): resync once.
+    const lost = new Set<string>();
+    subscriber.on('-node', (_redis: unknown, nodeKey: string) => lost.add(nodeKey));
     subscriber.on('subscribersReady', () => {
-      if (!interrupted) return;
-      interrupted = false;
+      if (lost.size === 0 || subscriber.slots.some((nodes) => nodes !== undefined && lost.has(nodes[0]))) return;
+      lost.clear();
       setTimeout(resync, 250).unref();
     });
     return;
   }
+  let interrupted = false;
   subscriber.on('close', () => (interrupted = true));
   subscriber.on('ready', () => {
     if (!interrupted) return;

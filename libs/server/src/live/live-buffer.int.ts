@@ -28,7 +28,8 @@ describe.each([
   const keys = redisKeys(`lb${randomBytes(4).toString('hex')}`);
 
   beforeAll(async () => {
-    redis = createRedis(testRedisTarget(), { name: 'live-buffer-suite' });
+    // As the worker connects: auto-pipelined (on a cluster, scripts that take a key count first are not).
+    redis = createRedis(testRedisTarget(), { name: 'live-buffer-suite', enableAutoPipelining: true });
     live = kind === 'redis'
       ? new RedisLiveBuffer(redis, keys, 60)
       : new MemoryLiveBuffer({ endedTtlMs: 60_000, onCancelRequested: (id) => cancelled.push(id) });

@@ -1,4 +1,4 @@
-import type { RedisClient } from './connection';
+import { isCluster, type RedisClient } from './connection';
 import { TERMINAL_STREAM_STATUSES } from '@bgs/shared';
 
 /**
@@ -29,7 +29,11 @@ export interface LuaCommand {
  */
 export function withLuaCommands<Client extends RedisClient, Commands>(redis: Client, commands: readonly LuaCommand[]): Client & Commands {
   for (const { name, source, numberOfKeys } of commands) {
-    if (!(name in redis)) redis.defineCommand(name, { lua: withPrelude(source), ...(numberOfKeys === undefined ? {} : { numberOfKeys }) });
+    if (name in redis) continue;
+    redis.defineCommand(name, { lua: withPrelude(source), ...(numberOfKeys === undefined ? {} : { numberOfKeys }) });
+    // Auto-pipelining on a cluster routes a script by its first argument, which is the key
+    // count when the caller passes it: such scripts go out on their own, to their keys' node.
+    if (numberOfKeys === undefined && isCluster(redis)) redis.options.autoPipeliningIgnoredCommands = [...(redis.options.autoPipeliningIgnoredCommands ?? []), name];
   }
   return redis as Client & Commands;
 }
