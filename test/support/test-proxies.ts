@@ -206,3 +206,91 @@ export class HoldingProxy extends Counters {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
+
+/**
+ * A TCP proxy in front of a Redis server that freezes the moment its client sends a
+ * `notification.created` push: once a PUBLISH or SPUBLISH command whose message carries
+ * that event name is seen in the client→server bytes, that command and everything after it,
+ * in both directions and on every connection (new ones too), is held and never forwarded.
+ * The process behind it has committed the notification and is stuck before Redis ever saw
+ * the push: a crash between commit and push, made deterministic.
+ */
+export class PushFreezingProxy extends Counters {
+  /** Set once the push was seen: the command name and the connection it came on. */
+  frozen: { command: string; connection: number } | null = null;
+  /** Bytes held since the freeze, client→server and server→client. */
+  heldBytes = 0;
+  private connections = 0;
+  private readonly open = new Set<net.Socket>();
+  private server!: net.Server;
+  url = '';
+
+  private static readonly EVENT = Buffer.from('notification.created', 'latin1');
+  /** RESP command headers (`*3\r\n$7\r\npublish\r\n`): the name of each command in a window. */
+  private static readonly COMMAND = /\*\d+\r\n\$\d+\r\n([A-Za-z]+)\r\n/g;
+  /** How much of the client's stream is kept to see a command split across reads. */
+  private static readonly WINDOW = 64 * 1024;
+
+  private constructor(private readonly target: URL) {
+    super();
+  }
+
+  static async start(redisUrl: string): Promise<PushFreezingProxy> {
+    const proxy = new PushFreezingProxy(new URL(redisUrl));
+    proxy.server = net.createServer((client) => proxy.pipe(client));
+    const http = await listen(proxy.server);
+    proxy.url = http.replace(/^http:/, 'redis:');
+    return proxy;
+  }
+
+  private pipe(client: net.Socket): void {
+    const id = ++this.connections;
+    const upstream = net.connect(Number(this.target.port), this.target.hostname);
+    for (const s of [client, upstream]) {
+      this.open.add(s);
+      s.on('error', () => s.destroy());
+      s.on('close', () => {
+        this.open.delete(s);
+        // A client that goes away (killed) closes its upstream; a frozen one stays silent.
+        if (s === client) upstream.destroy();
+        else if (!this.frozen) client.destroy();
+      });
+    }
+    let tail = Buffer.alloc(0);
+    client.on('data', (chunk: Buffer) => {
+      if (this.frozen) return void (this.heldBytes += chunk.length);
+      const window = Buffer.concat([tail, chunk]);
+      const command = PushFreezingProxy.pushIn(window, tail.length);
+      if (command) {
+        this.frozen = { command, connection: id };
+        this.heldBytes += chunk.length;
+        this.changed();
+        return;
+      }
+      tail = window.subarray(Math.max(0, window.length - PushFreezingProxy.WINDOW));
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (this.frozen) return void (this.heldBytes += chunk.length);
+      client.write(chunk);
+    });
+  }
+
+  /**
+   * `PUBLISH`/`SPUBLISH` when the window holds the event name ending in its new part
+   * (past `seen`), inside a command of that name; null otherwise.
+   */
+  private static pushIn(window: Buffer, seen: number): string | null {
+    const at = window.indexOf(PushFreezingProxy.EVENT, Math.max(0, seen - PushFreezingProxy.EVENT.length + 1));
+    if (at < 0) return null;
+    const before = window.subarray(0, at).toString('latin1');
+    let name: string | null = null;
+    for (const m of before.matchAll(PushFreezingProxy.COMMAND)) name = m[1].toUpperCase();
+    return name === 'PUBLISH' || name === 'SPUBLISH' ? name : null;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.open) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

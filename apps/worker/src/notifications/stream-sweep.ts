@@ -5,7 +5,10 @@ import type { LostStreamReaper } from './lost-stream-reaper';
 
 export interface SweepOptions {
   intervalMs: number;
-  /** An ended stream is left to the event listener this long before the sweep decides it. */
+  /**
+   * An ended stream is left to the event listener this long before the sweep decides it,
+   * and a notification to the listener that created it this long before the sweep pushes it.
+   */
   decideAfterMs: number;
   /** A stream active this long is checked against its job. */
   reapAfterMs: number;
@@ -13,7 +16,9 @@ export interface SweepOptions {
 
 /**
  * The safety net under the event listener: decides ended streams that have no
- * notification decision (events dropped, listener down) and reaps lost streams.
+ * notification decision (events dropped, listener down), pushes notifications whose push
+ * was lost (listener killed between commit and push, Redis refused it), and reaps lost
+ * streams.
  */
 export class StreamSweep {
   private timer: NodeJS.Timeout | null = null;
@@ -55,8 +60,14 @@ export class StreamSweep {
     } catch (err) {
       this.logger.error({ streams: undecided.length, err: (err as Error).message }, 'sweep could not decide notifications; will retry');
     }
+    let pushed = 0;
+    try {
+      pushed = await this.decider.pushUnpushed(this.options.decideAfterMs);
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message }, 'sweep could not push unpushed notifications; will retry');
+    }
     const reaped = await this.reaper.reapActive(this.options.reapAfterMs);
-    if (decided || reaped) this.logger.info({ decided, reaped }, 'sweep');
+    if (decided || pushed || reaped) this.logger.info({ decided, pushed, reaped }, 'sweep');
   }
 
   async close(): Promise<void> {
