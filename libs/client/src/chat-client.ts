@@ -4,6 +4,7 @@ import { withDefaults, type ChatClientOptions } from './client-options';
 import { DirectTransport } from './direct-transport';
 import { HistoryLoader } from './history-loader';
 import { ChatApiError, HttpApi } from './http-api';
+import { oncePerKey } from './once-per-key';
 import { RealtimeTransport } from './realtime-transport';
 import { ThreadStore } from './thread-store';
 import { createThreadView, type ThreadView } from './thread-view';
@@ -116,22 +117,20 @@ export async function createChatClient(given: ChatClientOptions): Promise<ChatCl
   const notificationListeners = new Set<(n: Notification) => void>();
   const statusListeners = new Set<(s: ConnectionStatus) => void>();
   const deletedListeners = new Set<(threadId: string) => void>();
-  /** Threads known deleted (so a deletion heard twice, from here and from the server, is told once). */
-  const deletedThreads = new Set<string>();
-  const threadDeleted = (threadId: string) => {
-    if (deletedThreads.has(threadId)) return;
-    if (deletedThreads.size >= 1_000) deletedThreads.clear();
-    deletedThreads.add(threadId);
+  /** A deletion heard twice, from here and from the server, is told once. */
+  const threadDeleted = oncePerKey((threadId: string) => threadId, (threadId) => {
     history.cancel(threadId);
     store.deleted(threadId, views.has(threadId));
     transport?.forget(threadId);
     deletedListeners.forEach((l) => call(l, threadId));
-  };
+  });
+  // A notification is pushed at least once (docs/protocol.md#notifications): listeners hear it once.
+  const notification = oncePerKey((n: Notification) => n.id, (n) => notificationListeners.forEach((l) => call(l, n)));
   const ctx: TransportContext = {
     api,
     store,
     refreshHistory: (threadId) => void history.load(threadId),
-    notification: (n) => notificationListeners.forEach((l) => call(l, n)),
+    notification,
     statusChanged: (s) => statusListeners.forEach((l) => call(l, s)),
     threadDeleted,
     report,
@@ -169,7 +168,7 @@ export async function createChatClient(given: ChatClientOptions): Promise<ChatCl
       list: (q) => api.listThreads(q),
       create: async (body) => {
         const thread = await api.createThread(body);
-        deletedThreads.delete(thread.id);
+        threadDeleted.forget(thread.id);
         return thread;
       },
       get: (id) => api.getThread(id),
@@ -191,7 +190,7 @@ export async function createChatClient(given: ChatClientOptions): Promise<ChatCl
       if (!viewed) {
         // Left earlier: an answer may have ended meanwhile, so the cached state is not shown as current.
         store.dispatch(threadId, { type: 'reopened' });
-        deletedThreads.delete(threadId);
+        threadDeleted.forget(threadId);
         // Registered before the reads start: a failed read is retried only while the thread is viewed.
         const entry = { count: 0, ready: Promise.resolve() };
         views.set(threadId, entry);
