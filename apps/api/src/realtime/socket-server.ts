@@ -40,7 +40,7 @@ export interface RealtimeDeps extends ThreadHandlerDeps {
 /**
  * socket.io on the API's HTTP server, with the Redis adapter so a worker's emitter
  * reaches sockets on every instance. Each socket joins `user:<id>`; `thread.open`
- * joins `thread:<id>`. A socket is disconnected when its token expires, after
+ * joins `thread:{<id>}`. A socket is disconnected when its token expires, after
  * `session.expired`; a deleted thread's room and presence are dropped on every instance.
  */
 export function createRealtimeServer(http: HttpServer, deps: RealtimeDeps): RealtimeServer {
