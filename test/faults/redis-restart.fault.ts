@@ -55,8 +55,9 @@ describe.each([
 
     const streams: Array<{ threadId: string; streamId: string; content: string; expected: string }> = [];
     for (const [i, threadId] of threadIds.entries()) {
-      // 100 tokens at 25/s: 4 s each, so the three running ones are mid-stream at the crash.
-      const content = `Survive Redis ${i} [sim tokens=${TOKENS} rate=25]`;
+      // 100 tokens at 15/s: about 7 s each, so the three running ones are mid-stream at the
+      // crash, and still streaming once the client is back (on a loaded machine that takes a while).
+      const content = `Survive Redis ${i} [sim tokens=${TOKENS} rate=15]`;
       const sent = await api.post(`/api/threads/${threadId}/messages`, { content });
       expect(sent.status).toBe(202);
       streams.push({ threadId, streamId: sent.body.stream.id, content, expected: simulatedAnswer(content, TOKENS).join('') });

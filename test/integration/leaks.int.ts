@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { redisKeys } from '@bgs/server';
 import { testEnv } from '../support/env';
 import { eventually, httpClient, streamEnded } from '../support/http';
 import { closeThread, connectSocket, openThread, type TestSocket } from '../support/sockets';
@@ -27,7 +28,7 @@ describe('no leaks across thread switches and stream ends', () => {
       rooms: read('bgs_socket_rooms'),
       listeners: read('bgs_socket_event_listeners'),
       presence: read('bgs_presence_entries'),
-      presenceKeys: (await redis.keys(`${system.prefix}:presence:*`)).length,
+      presenceKeys: (await redis.keys(`${system.prefix}:thread:*:presence`)).length,
     };
   }
 
@@ -76,15 +77,17 @@ describe('no leaks across thread switches and stream ends', () => {
     expect(await subscribers()).toBe(1); // one per worker process, not per stream
 
     const ids: string[] = [];
+    const threads: string[] = [];
     for (let i = 0; i < 5; i++) {
       const thread = (await api.post('/api/threads', { title: `S${i}` })).body.id as string;
+      threads.push(thread);
       ids.push((await api.post(`/api/threads/${thread}/messages`, { content: `hi ${i} [sim tokens=20 rate=400]` })).body.stream.id);
     }
     for (const id of ids) {
       expect((await streamEnded(api, id)).status).toBe('completed');
     }
-    const liveKeys = () => redis.keys(`${system.prefix}:stream:*`);
-    const ttl = await redis.ttl(`${system.prefix}:stream:{${ids[0]}}:live`);
+    const liveKeys = () => redis.keys(`${system.prefix}:thread:*:stream:*`);
+    const ttl = await redis.ttl(redisKeys(system.prefix).streamLive({ streamId: ids[0], threadId: threads[0] }));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(2);
     await eventually(async () => ((await liveKeys()).length === 0 ? true : undefined), 'live buffers to expire', 10_000);

@@ -176,7 +176,7 @@ async function main(): Promise<void> {
 
   await new Promise<void>((resolve) => server.listen(config.http.port, config.http.host, resolve));
   const { port } = server.address() as AddressInfo;
-  logger.info({ port, host: config.http.host, backgroundStreaming: config.backgroundStreaming, provider: provider.name, redis: config.redis?.target.kind ?? 'none', queueBoard: Boolean(config.redis && config.auth.adminToken) }, 'listening');
+  logger.info({ port, host: config.http.host, backgroundStreaming: config.backgroundStreaming, provider: provider.name, ...(config.redis ? { redis: config.redis.target.kind } : {}), queueBoard: Boolean(config.redis && config.auth.adminToken) }, 'listening');
 
   onShutdown(logger, async () => {
     // Stop accepting and disconnect the sockets at once; let in-flight responses finish
