@@ -67,7 +67,7 @@ export class RedisLiveBuffer implements LiveBuffer {
   /**
    * Frames appended in the same turn of the event loop (the frame clock flushes every due
    * stream in one tick) leave together: one script call for all of them on one Redis, one
-   * per hash slot on a cluster (pipelined per node by the connection).
+   * per hash slot on a cluster (a script's keys must share a slot).
    */
   async appendFrame(stream: StreamRef, attempt: number, seq: number, text: string, delta: Announcement): Promise<FrameOutcome> {
     const r = await new Promise<number>((resolve, reject) => {
