@@ -3,6 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { TEST_AUTH_SECRET, testEnv } from '../support/env';
+import { eventually, httpClient } from '../support/http';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -73,4 +74,48 @@ describe('npm start', () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     }
   }, 120_000);
+
+  it('-- --redis-cluster runs the API and the worker on a Redis Cluster, and an answer streams through it', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'start.mjs'), '--redis-cluster'], {
+      cwd: ROOT,
+      // The shared test cluster stands in for the one it would start under .data/redis-cluster.
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        NODE_ENV: 'test',
+        DATABASE_URL: db.url,
+        REDIS_CLUSTER_NODES: testEnv().redisClusterNodes,
+        REDIS_PREFIX: `startc${process.pid}`,
+        AUTH_SECRET: TEST_AUTH_SECRET,
+        AUTH_DEV_TOKENS: '1',
+        ADMIN_TOKEN: 'start-script-test-admin-token',
+        PORT: String(port),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => void (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => void (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      await eventually(async () => (/Ready: 1 API instance/.test(output) ? true : undefined), 'npm start to be ready', 90_000);
+      expect(output).toContain(`Redis Cluster seed nodes: ${testEnv().redisClusterNodes}`);
+      expect(output).toMatch(/\[api\] .*"redis":"cluster".*"msg":"listening"/);
+      expect(output).toMatch(/\[worker\] .*"redis":"cluster".*"msg":"worker ready"/);
+      const base = `http://127.0.0.1:${port}`;
+      const { token } = (await httpClient(base).post('/api/dev/token', { userId: 'start-cluster' })).body as { token: string };
+      const api = httpClient(base, token);
+      const thread = (await api.post('/api/threads', { title: 'On the cluster' })).body.id as string;
+      const streamId = (await api.post(`/api/threads/${thread}/messages`, { content: 'Hi [sim tokens=20 rate=200]' })).body.stream.id as string;
+      const ended = await eventually(async () => {
+        const s = (await api.get(`/api/streams/${streamId}`)).body as { status: string; content: string };
+        return s.status === 'completed' ? s : undefined;
+      }, 'the answer', 20_000);
+      expect(ended.content.length).toBeGreaterThan(0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    }
+  }, 150_000);
 });
