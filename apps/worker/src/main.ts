@@ -40,9 +40,9 @@ async function main(): Promise<void> {
   const keys = redisKeys(prefix);
   const wire = roomWireFor(target, keys);
   const db = createDatabase(config.databaseUrl, { max: config.databasePoolSize });
-  // A process's first Prisma query connects and loads the query compiler (0.5–2 s): pay it now,
-  // in the background, rather than on the first user's request. Failing here changes nothing.
-  db.prisma.stream.findFirst({ select: { id: true } }).catch((err: Error) => logger.warn({ err: err.message }, 'database warm-up failed; queries will retry'));
+  // Connect the pool now rather than on the first job. Raw SQL, like every query of the
+  // worker: the query compiler (about 100 MiB) is never loaded here.
+  db.prisma.$queryRaw`SELECT 1`.catch((err: Error) => logger.warn({ err: err.message }, 'database warm-up failed; queries will retry'));
   // Auto-pipelining: the frames flushed on one clock tick leave in one socket write.
   const commands = createRedis(target, { name: 'worker-commands', enableAutoPipelining: true });
   const subscriber = createRedis(target, { name: 'worker-cancel-subscriber' });
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     const queue = createGenerationQueue({ redis: target, keys, worker: config.worker, logger, failFast: false });
     const presence = new PresenceStore(commands, keys, config.presenceTtlMs);
     const decider = new NotificationDecider(db.prisma, presence, roomPusher(commands, wire, logger), logger, metrics.onDecision);
-    const reaper = new LostStreamReaper(db.prisma, queue, { records, live, events }, logger);
+    const reaper = new LostStreamReaper(queue, { records, live, events }, logger);
     const listener = new CompletionListener({ redis: target, cursor: commands, keys, decider, reaper, logger });
     const sweep = new StreamSweep(db.prisma, decider, reaper, {
       intervalMs: config.worker.sweepIntervalMs,

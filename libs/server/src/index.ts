@@ -30,3 +30,4 @@ export * from './streams/attempt-starts';
 export * from './streams/dto';
 export * from './streams/stream-records';
 export * from './redis/slots';
+export * from './streams/status-sql';

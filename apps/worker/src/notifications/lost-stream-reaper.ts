@@ -1,5 +1,5 @@
-import { isTerminalStreamStatus, TERMINAL_STREAM_STATUSES } from '@bgs/shared';
-import { endWithLiveContent, type GenerationQueue, type Logger, type PrismaClient, type StreamEndPorts } from '@bgs/server';
+import { isTerminalStreamStatus } from '@bgs/shared';
+import { endWithLiveContent, type GenerationQueue, type Logger, type StreamEndPorts } from '@bgs/server';
 
 const WORKER_LOST = { code: 'worker_lost', message: 'The answer was interrupted and could not be resumed. Please try again.' };
 
@@ -10,7 +10,6 @@ const WORKER_LOST = { code: 'worker_lost', message: 'The answer was interrupted 
  */
 export class LostStreamReaper {
   constructor(
-    private readonly prisma: PrismaClient,
     private readonly queue: GenerationQueue,
     private readonly ending: StreamEndPorts,
     private readonly logger: Logger,
@@ -18,7 +17,7 @@ export class LostStreamReaper {
 
   /** Fails an active stream whose job is over, keeping what the live buffer holds. */
   async failLostStream(streamId: string, reason: string): Promise<void> {
-    const stream = await this.prisma.stream.findUnique({ where: { id: streamId } });
+    const stream = await this.ending.records.get(streamId);
     if (!stream || isTerminalStreamStatus(stream.status)) return;
     const ended = await endWithLiveContent(this.ending, stream, { status: 'failed', error: WORKER_LOST });
     if (ended) this.logger.warn({ streamId, threadId: stream.threadId, attempt: stream.attempt, reason }, 'lost stream failed');
@@ -26,11 +25,7 @@ export class LostStreamReaper {
 
   /** Checks active streams older than `olderThanMs` against their jobs. Returns how many it touched. */
   async reapActive(olderThanMs: number, limit = 200): Promise<number> {
-    const candidates = await this.prisma.stream.findMany({
-      where: { status: { notIn: [...TERMINAL_STREAM_STATUSES] }, createdAt: { lt: new Date(Date.now() - olderThanMs) } },
-      orderBy: { createdAt: 'asc' },
-      take: limit,
-    });
+    const candidates = await this.ending.records.activeOlderThan(olderThanMs, limit);
     let touched = 0;
     for (const stream of candidates) {
       const state = await this.queue.jobState(stream.id);

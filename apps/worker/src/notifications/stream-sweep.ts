@@ -1,5 +1,4 @@
-import { TERMINAL_STREAM_STATUSES } from '@bgs/shared';
-import type { Logger, PrismaClient } from '@bgs/server';
+import { TERMINAL_STATUSES_SQL, type Logger, type PrismaClient } from '@bgs/server';
 import type { NotificationDecider } from './notification-decider';
 import type { LostStreamReaper } from './lost-stream-reaper';
 
@@ -47,12 +46,11 @@ export class StreamSweep {
   }
 
   private async pass(): Promise<void> {
-    const undecided = await this.prisma.stream.findMany({
-      where: { status: { in: [...TERMINAL_STREAM_STATUSES] }, notificationDecision: null, endedAt: { lt: new Date(Date.now() - this.options.decideAfterMs) } },
-      select: { id: true },
-      orderBy: { endedAt: 'asc' },
-      take: 500,
-    });
+    const undecided = await this.prisma.$queryRaw<Array<{ id: string }>>`
+      SELECT id FROM streams
+      WHERE status IN (${TERMINAL_STATUSES_SQL}) AND notification_decision IS NULL
+        AND ended_at < now() - make_interval(secs => ${this.options.decideAfterMs / 1000}::float8)
+      ORDER BY ended_at LIMIT 500`;
     let decided = 0;
     try {
       const results = await this.decider.decideMany(undecided.map((s) => s.id), 'sweep');

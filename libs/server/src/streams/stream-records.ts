@@ -14,6 +14,15 @@ export interface StreamEnding {
   error?: { code: string; message: string };
 }
 
+/** A streams row (alias `s`) with its columns named as `StreamRow` names them. */
+const STREAM_COLUMNS = Prisma.sql`s.id, s.thread_id AS "threadId", s.message_id AS "messageId", s.user_message_id AS "userMessageId",
+  s.user_id AS "userId", s.model, s.status::text AS status, s.attempt, s.seq, s.error_code AS "errorCode",
+  s.error_message AS "errorMessage", s.created_at AS "createdAt", s.started_at AS "startedAt", s.ended_at AS "endedAt",
+  s.notification_decision::text AS "notificationDecision", s.notification_decided_at AS "notificationDecidedAt"`;
+
+/** A messages row (alias `m`) with its columns named as `MessageRow` names them. */
+const MESSAGE_COLUMNS = Prisma.sql`m.id, m.thread_id AS "threadId", m.role::text AS role, m.status::text AS status, m.content,
+  m.stream_id AS "streamId", m.version, m.idempotency_key AS "idempotencyKey", m.created_at AS "createdAt"`;
 
 /** The row `finish` reads back: the ended stream, and its message's columns prefixed. */
 type FinishedRow = StreamRow & {
@@ -28,7 +37,9 @@ type FinishedRow = StreamRow & {
 /**
  * The Postgres side of a stream's life: one statement when an attempt starts (shared by
  * the attempts that start together), a checkpoint at most every CHECKPOINT_MS, one
- * statement when it ends. Nothing per frame.
+ * statement when it ends. Nothing per frame. Raw SQL only: a process that reads and writes
+ * streams through here alone (the worker) never loads Prisma's query compiler, which
+ * costs about 100 MiB of memory.
  */
 export class StreamRecords {
   private readonly starts: AttemptStarts;
@@ -45,11 +56,10 @@ export class StreamRecords {
   /** Saves the live content so far; ignored once the message is final or a newer write landed. */
   async checkpoint(messageId: string, content: string, attempt: number, seq: number): Promise<boolean> {
     const version = messageVersion(attempt, seq);
-    const r = await this.prisma.message.updateMany({
-      where: { id: messageId, status: 'streaming', version: { lt: version } },
-      data: { content, version },
-    });
-    return r.count === 1;
+    const updated = await this.prisma.$executeRaw`
+      UPDATE messages SET content = ${content}, version = ${version}
+      WHERE id = ${messageId}::uuid AND status = 'streaming'::"MessageStatus" AND version < ${version}`;
+    return updated === 1;
   }
 
   /**
@@ -78,10 +88,7 @@ export class StreamRecords {
         FROM s WHERE threads.id = s.thread_id AND threads.active_stream_id = s.id
         RETURNING threads.id
       )
-      SELECT s.id, s.thread_id AS "threadId", s.message_id AS "messageId", s.user_message_id AS "userMessageId",
-        s.user_id AS "userId", s.model, s.status::text AS status, s.attempt, s.seq, s.error_code AS "errorCode",
-        s.error_message AS "errorMessage", s.created_at AS "createdAt", s.started_at AS "startedAt", s.ended_at AS "endedAt",
-        s.notification_decision::text AS "notificationDecision", s.notification_decided_at AS "notificationDecidedAt",
+      SELECT ${STREAM_COLUMNS},
         m.role::text AS "messageRole", m.status::text AS "messageStatus", m.content AS "messageContent",
         m.version AS "messageVersion", m.idempotency_key AS "messageIdempotencyKey", m.created_at AS "messageCreatedAt"
       FROM s JOIN m ON m.id = s.message_id`;
@@ -105,10 +112,20 @@ export class StreamRecords {
   }
 
   async get(streamId: string): Promise<StreamRow | null> {
-    return this.prisma.stream.findUnique({ where: { id: streamId } });
+    const [row] = await this.prisma.$queryRaw<StreamRow[]>`SELECT ${STREAM_COLUMNS} FROM streams s WHERE s.id = ${streamId}::uuid`;
+    return row ?? null;
   }
 
   async message(messageId: string): Promise<MessageRow | null> {
-    return this.prisma.message.findUnique({ where: { id: messageId } });
+    const [row] = await this.prisma.$queryRaw<MessageRow[]>`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.id = ${messageId}::uuid`;
+    return row ?? null;
+  }
+
+  /** Streams not ended yet and created more than `olderThanMs` ago, oldest first (the lost-stream reaper's candidates). */
+  activeOlderThan(olderThanMs: number, limit: number): Promise<StreamRow[]> {
+    return this.prisma.$queryRaw<StreamRow[]>`
+      SELECT ${STREAM_COLUMNS} FROM streams s
+      WHERE s.status NOT IN (${TERMINAL_STATUSES_SQL}) AND s.created_at < now() - make_interval(secs => ${olderThanMs / 1000}::float8)
+      ORDER BY s.created_at LIMIT ${limit}`;
   }
 }
