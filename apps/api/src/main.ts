@@ -163,7 +163,7 @@ async function main(): Promise<void> {
   const metrics = new ApiMetrics();
   const server = http.createServer();
   answerClientErrorsWithJson(server);
-  const common: Common = { config, logger, db, records: new StreamRecords(prisma), messages: new MessageStore(prisma), provider, metrics, server };
+  const common: Common = { config, logger, db, records: new StreamRecords(db.sql), messages: new MessageStore(prisma), provider, metrics, server };
   const mode = config.redis ? backgroundMode(common, config.redis, users, threads) : directMode(common);
   // Express takes the server's requests before socket.io attaches: engine.io then passes
   // it everything but /socket.io/ (attached after, express would also answer long-polling).

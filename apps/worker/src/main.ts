@@ -40,15 +40,15 @@ async function main(): Promise<void> {
   const keys = redisKeys(prefix);
   const wire = roomWireFor(target, keys);
   const db = createDatabase(config.databaseUrl, { max: config.databasePoolSize });
-  // Connect the pool now rather than on the first job. Raw SQL, like every query of the
-  // worker: the query compiler (about 100 MiB) is never loaded here.
-  db.prisma.$queryRaw`SELECT 1`.catch((err: Error) => logger.warn({ err: err.message }, 'database warm-up failed; queries will retry'));
+  // Connect the pool now rather than on the first job. Plain SQL on the pool, like every
+  // query of the worker: Prisma's query compiler (about 100 MiB) is never loaded here.
+  db.pool.query('SELECT 1').catch((err: Error) => logger.warn({ err: err.message }, 'database warm-up failed; queries will retry'));
   // Auto-pipelining: the frames flushed on one clock tick leave in one socket write.
   const commands = createRedis(target, { name: 'worker-commands', enableAutoPipelining: true });
   const subscriber = createRedis(target, { name: 'worker-cancel-subscriber' });
   for (const c of [commands, subscriber]) c.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
   // The adapters of a stream's life in background mode: Postgres, the Redis live buffer, socket.io rooms over Redis.
-  const records = new StreamRecords(db.prisma);
+  const records = new StreamRecords(db.sql);
   const live = new RedisLiveBuffer(commands, keys, config.frames.liveTtlSeconds);
   const events = new SocketIoStreamEvents(commands, wire);
   const cancels = new CancelSignals((streamId, reason) => logger.info({ streamId, reason }, 'aborting generation'));
@@ -98,10 +98,10 @@ async function main(): Promise<void> {
   if (config.worker.role !== 'generator') {
     const queue = createGenerationQueue({ redis: target, keys, worker: config.worker, logger, failFast: false });
     const presence = new PresenceStore(commands, keys, config.presenceTtlMs);
-    const decider = new NotificationDecider(db.prisma, presence, roomPusher(commands, wire, logger), logger, metrics.onDecision);
+    const decider = new NotificationDecider(db.sql, presence, roomPusher(commands, wire, logger), logger, metrics.onDecision);
     const reaper = new LostStreamReaper(queue, { records, live, events }, logger);
     const listener = new CompletionListener({ redis: target, cursor: commands, keys, decider, reaper, logger });
-    const sweep = new StreamSweep(db.prisma, decider, reaper, {
+    const sweep = new StreamSweep(db.sql, decider, reaper, {
       intervalMs: config.worker.sweepIntervalMs,
       decideAfterMs: Math.min(2_000, config.worker.sweepIntervalMs),
       reapAfterMs: config.worker.lockDurationMs * 2,

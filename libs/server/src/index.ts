@@ -31,3 +31,4 @@ export * from './streams/dto';
 export * from './streams/stream-records';
 export * from './redis/slots';
 export * from './streams/status-sql';
+export * from './db/sql';

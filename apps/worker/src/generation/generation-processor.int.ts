@@ -54,7 +54,7 @@ describe('generation processor costs', () => {
     const data = await seedStream(db.prisma, content);
     const processor = createGenerationProcessor({
       provider: createSimulatedProvider({ tokens: 10, tokensPerSecond: 40 }),
-      records: new StreamRecords(db.prisma),
+      records: new StreamRecords(db.sql),
       live: new RedisLiveBuffer(redis, keys, 60),
       events: new SocketIoStreamEvents(redis, roomWireFor(testRedisTarget(), keys)),
       cancels: new CancelSignals(),

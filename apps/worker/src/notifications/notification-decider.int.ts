@@ -27,7 +27,7 @@ describe('NotificationDecider batches', () => {
     testDb = await createTestDatabase();
     db = countingDatabase(testDb.url);
     redis = createRedis(testRedisTarget(), { name: 'decider-test', enableAutoPipelining: true });
-    decider = new NotificationDecider(db.prisma, new PresenceStore(redis, keys, 10_000), recording, createLogger('test', 'silent'));
+    decider = new NotificationDecider(db.sql, new PresenceStore(redis, keys, 10_000), recording, createLogger('test', 'silent'));
   });
   afterAll(async () => {
     await closeRedis(redis);
@@ -62,7 +62,7 @@ describe('NotificationDecider batches', () => {
   /** The worker's sweep over this database, its reaper idle; `decideAfterMs` 0: everything is due. */
   function sweepWith(by: NotificationDecider) {
     const reaper = { reapActive: async () => 0 } as unknown as LostStreamReaper;
-    return new StreamSweep(db.prisma, by, reaper, { intervalMs: 60_000, decideAfterMs: 0, reapAfterMs: 60_000 }, createLogger('test', 'silent'));
+    return new StreamSweep(db.sql, by, reaper, { intervalMs: 60_000, decideAfterMs: 0, reapAfterMs: 60_000 }, createLogger('test', 'silent'));
   }
 
   it('decides 10 or 100 ended streams in the same three statements, one notification each, marked pushed', async () => {
@@ -107,7 +107,7 @@ describe('NotificationDecider batches', () => {
 
   it('two deciders racing over the same batch notify each stream exactly once', async () => {
     const ids = await ended(40);
-    const other = new NotificationDecider(db.prisma, new PresenceStore(redis, keys, 10_000), { push: async () => true }, createLogger('test', 'silent'));
+    const other = new NotificationDecider(db.sql, new PresenceStore(redis, keys, 10_000), { push: async () => true }, createLogger('test', 'silent'));
     const [a, b] = await Promise.all([decider.decideMany(ids), other.decideMany([...ids].reverse())]);
     for (const id of ids) expect([a.get(id), b.get(id)].sort()).toEqual(['already-decided', 'notified']);
     expect(await db.prisma.notification.count({ where: { streamId: { in: ids } } })).toBe(40);
@@ -130,7 +130,7 @@ describe('NotificationDecider batches', () => {
         return true;
       },
     };
-    const listener = new NotificationDecider(db.prisma, new PresenceStore(redis, keys, 10_000), flaky, createLogger('test', 'silent'));
+    const listener = new NotificationDecider(db.sql, new PresenceStore(redis, keys, 10_000), flaky, createLogger('test', 'silent'));
     const { results, statements } = await statementsFor([lost, refused, fine], listener);
     expect(new Set(results.values())).toEqual(new Set(['notified']));
     expect(statements).toBe(3); // the mark covers the one push that was accepted
@@ -153,7 +153,7 @@ describe('NotificationDecider batches', () => {
   it('the sweep re-pushes a batch in four statements (begin, claim, mark, commit), and has three when nothing is due', async () => {
     const ids = await ended(30);
     const down: NotificationPusher = { push: async () => false };
-    await new NotificationDecider(db.prisma, new PresenceStore(redis, keys, 10_000), down, createLogger('test', 'silent')).decideMany(ids);
+    await new NotificationDecider(db.sql, new PresenceStore(redis, keys, 10_000), down, createLogger('test', 'silent')).decideMany(ids);
     const before = { statements: db.statements(), pushes: pushed.length };
     expect(await decider.pushUnpushed(0)).toBe(30);
     const busy = db.statements() - before.statements;
@@ -167,13 +167,13 @@ describe('NotificationDecider batches', () => {
 
   it('two sweeps racing over the same unpushed notifications push each exactly once', async () => {
     const ids = await ended(40);
-    await new NotificationDecider(db.prisma, new PresenceStore(redis, keys, 10_000), { push: async () => false }, createLogger('test', 'silent')).decideMany(ids);
+    await new NotificationDecider(db.sql, new PresenceStore(redis, keys, 10_000), { push: async () => false }, createLogger('test', 'silent')).decideMany(ids);
     const byA: Notification[] = [];
     const byB: Notification[] = [];
     // Pushes that take a moment, so the second sweep runs while the first holds its rows.
     const slow = (into: Notification[]): NotificationPusher => ({ push: (_u, n) => new Promise((r) => setTimeout(() => r((into.push(n), true)), 20)) });
-    const a = new NotificationDecider(db.prisma, new PresenceStore(redis, keys, 10_000), slow(byA), createLogger('test', 'silent'));
-    const b = new NotificationDecider(db.prisma, new PresenceStore(redis, keys, 10_000), slow(byB), createLogger('test', 'silent'));
+    const a = new NotificationDecider(db.sql, new PresenceStore(redis, keys, 10_000), slow(byA), createLogger('test', 'silent'));
+    const b = new NotificationDecider(db.sql, new PresenceStore(redis, keys, 10_000), slow(byB), createLogger('test', 'silent'));
     await Promise.all([sweepWith(a).runOnce(), sweepWith(b).runOnce()]);
     const all = [...byA, ...byB].filter((n) => ids.includes(n.streamId));
     expect(all.map((n) => n.streamId).sort()).toEqual([...ids].sort());

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EVENTS, isTerminalStreamStatus, rooms, type Notification, type StreamStatus, type TerminalStreamStatus } from '@bgs/shared';
-import { Prisma, sendPacket, toNotification, type Logger, type NotificationRow, type PacketPublisher, type PresenceStore, type PrismaClient, type RoomWire } from '@bgs/server';
+import { Prisma, sendPacket, toNotification, type Logger, type NotificationRow, type PacketPublisher, type PresenceStore, type RoomWire, type Sql, type SqlRunner } from '@bgs/server';
 import { decideNotification, notificationText, type NotificationDecision } from './notification-decision';
 
 /** Where created notifications are pushed (`notification.created` to the user's room). */
@@ -49,7 +49,7 @@ const REPUSH_BATCH = 500;
  */
 export class NotificationDecider {
   constructor(
-    private readonly prisma: PrismaClient,
+    private readonly sql: Sql,
     private readonly presence: PresenceStore,
     private readonly pusher: NotificationPusher,
     private readonly logger: Logger,
@@ -110,12 +110,12 @@ export class NotificationDecider {
    * Costs BEGIN, the claim, the mark and COMMIT (the mark skipped when nothing was pushed).
    */
   async pushUnpushed(olderThanMs: number): Promise<number> {
-    return this.prisma.$transaction(
+    return this.sql.transaction(
       async (tx) => {
-        const rows = await tx.$queryRaw<NotificationRow[]>`
+        const rows = await tx.query<NotificationRow>(Prisma.sql`
           SELECT ${NOTIFICATION_COLUMNS} FROM notifications n
           WHERE n.pushed_at IS NULL AND n.created_at < now() - make_interval(secs => ${olderThanMs / 1000}::float8)
-          ORDER BY n.created_at LIMIT ${REPUSH_BATCH} FOR UPDATE SKIP LOCKED`;
+          ORDER BY n.created_at LIMIT ${REPUSH_BATCH} FOR UPDATE SKIP LOCKED`);
         const pushed = await this.pushAll(rows);
         if (pushed.length > 0) {
           await this.markPushed(tx, pushed);
@@ -123,8 +123,8 @@ export class NotificationDecider {
         }
         return pushed.length;
       },
-      // The lock lasts one Redis round trip; past this, the claim is given back (rolled back).
-      { timeout: 10_000 },
+      // The lock lasts one Redis round trip; a push that hangs past this gives the claim back.
+      { idleTimeoutMs: 10_000 },
     );
   }
 
@@ -133,7 +133,7 @@ export class NotificationDecider {
     const pushed = await this.pushAll(created);
     if (pushed.length === 0) return;
     try {
-      await this.markPushed(this.prisma, pushed);
+      await this.markPushed(this.sql, pushed);
     } catch (err) {
       // Pushed but not marked: the sweep pushes them again (a duplicate the client drops by id).
       this.logger.warn({ notifications: pushed.length, err: (err as Error).message }, 'could not mark notifications pushed; the sweep will push them again');
@@ -152,8 +152,8 @@ export class NotificationDecider {
     return rows.filter((_, i) => accepted[i]).map((row) => row.id);
   }
 
-  private markPushed(db: Pick<PrismaClient, '$executeRaw'>, ids: string[]): Promise<number> {
-    return db.$executeRaw`UPDATE notifications SET pushed_at = now() WHERE id = ANY(${ids}::uuid[]) AND pushed_at IS NULL`;
+  private markPushed(db: SqlRunner, ids: string[]): Promise<number> {
+    return db.execute(Prisma.sql`UPDATE notifications SET pushed_at = now() WHERE id = ANY(${ids}::uuid[]) AND pushed_at IS NULL`);
   }
 
   private decisionOf(stream: Undecided, open: Set<string>): NotificationDecision {
@@ -162,12 +162,12 @@ export class NotificationDecider {
 
   /** The streams, their threads and answers in one statement. */
   private read(streamIds: readonly string[]): Promise<Undecided[]> {
-    return this.prisma.$queryRaw<Undecided[]>`
+    return this.sql.query<Undecided>(Prisma.sql`
       SELECT s.id::text AS id, s.status::text AS status, s.notification_decision::text AS "notificationDecision",
         s.thread_id AS "threadId", s.user_id AS "userId", s.error_message AS "errorMessage",
         t.title, t.muted, m.content AS answer
       FROM streams s JOIN threads t ON t.id = s.thread_id JOIN messages m ON m.id = s.message_id
-      WHERE s.id = ANY(${[...new Set(streamIds)]}::uuid[])`;
+      WHERE s.id = ANY(${[...new Set(streamIds)]}::uuid[])`);
   }
 
   /** The threads among these that at least one socket has open. */
@@ -210,7 +210,7 @@ export class NotificationDecider {
       return Prisma.sql`(${stream.id}::uuid, ${label}::"NotificationDecision", ${decision.notify ? randomUUID() : null}::uuid,
         ${decision.notify ? decision.type : null}::text, ${text?.title ?? null}::text, ${text?.body ?? null}::text)`;
     });
-    return this.prisma.$queryRaw<ClaimedRow[]>`
+    return this.sql.query<ClaimedRow>(Prisma.sql`
       WITH decided (stream_id, decision, notification_id, type, title, body) AS (VALUES ${Prisma.join(values)}),
       claimed AS (
         UPDATE streams s SET notification_decision = d.decision, notification_decided_at = now()
@@ -223,7 +223,7 @@ export class NotificationDecider {
         RETURNING *
       )
       SELECT c.id AS "claimedStreamId", ${NOTIFICATION_COLUMNS}
-      FROM claimed c LEFT JOIN created n ON n.stream_id = c.id`;
+      FROM claimed c LEFT JOIN created n ON n.stream_id = c.id`);
   }
 }
 

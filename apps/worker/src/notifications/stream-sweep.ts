@@ -1,4 +1,4 @@
-import { TERMINAL_STATUSES_SQL, type Logger, type PrismaClient } from '@bgs/server';
+import { Prisma, TERMINAL_STATUSES_SQL, type Logger, type SqlRunner } from '@bgs/server';
 import type { NotificationDecider } from './notification-decider';
 import type { LostStreamReaper } from './lost-stream-reaper';
 
@@ -24,7 +24,7 @@ export class StreamSweep {
   private running: Promise<void> | null = null;
 
   constructor(
-    private readonly prisma: PrismaClient,
+    private readonly sql: SqlRunner,
     private readonly decider: NotificationDecider,
     private readonly reaper: LostStreamReaper,
     private readonly options: SweepOptions,
@@ -46,11 +46,11 @@ export class StreamSweep {
   }
 
   private async pass(): Promise<void> {
-    const undecided = await this.prisma.$queryRaw<Array<{ id: string }>>`
+    const undecided = await this.sql.query<{ id: string }>(Prisma.sql`
       SELECT id FROM streams
       WHERE status IN (${TERMINAL_STATUSES_SQL}) AND notification_decision IS NULL
         AND ended_at < now() - make_interval(secs => ${this.options.decideAfterMs / 1000}::float8)
-      ORDER BY ended_at LIMIT 500`;
+      ORDER BY ended_at LIMIT 500`);
     let decided = 0;
     try {
       const results = await this.decider.decideMany(undecided.map((s) => s.id), 'sweep');

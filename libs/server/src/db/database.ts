@@ -1,12 +1,15 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Pool } from 'pg';
 import { PrismaClient } from './generated/client';
+import { sqlOnPool, type Sql } from './sql';
 
 export { PrismaClient, Prisma } from './generated/client';
 export type { Thread as ThreadRow, Message as MessageRow, Stream as StreamRow, Notification as NotificationRow } from './generated/client';
 
 export interface Database {
   prisma: PrismaClient;
+  /** The same pool without Prisma: what the worker (and every stream's start and end) uses. */
+  sql: Sql;
   pool: Pool;
   close(): Promise<void>;
 }
@@ -24,6 +27,7 @@ export function databaseOnPool(pool: Pool): Database {
   let closing: Promise<void> | null = null;
   return {
     prisma,
+    sql: sqlOnPool(pool),
     pool,
     close: () => (closing ??= prisma.$disconnect().then(() => pool.end()).catch(() => undefined)),
   };

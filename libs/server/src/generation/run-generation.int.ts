@@ -167,7 +167,7 @@ describe.each([
     try {
       return await runGeneration(stream, control, {
         provider: createSimulatedProvider({ tokens: 10, tokensPerSecond: 40 }),
-        records: new StreamRecords(db.prisma),
+        records: new StreamRecords(db.sql),
         live: mode.live,
         events,
         frames: { frameMs: 5, maxChars: 64, checkpointMs: 50 },

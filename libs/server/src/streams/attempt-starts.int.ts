@@ -29,7 +29,7 @@ describe('AttemptStarts', () => {
         { id: crypto.randomUUID(), threadId: first.threadId, role: 'assistant', content: '', status: 'failed', createdAt: new Date(Date.now() - 40_000) },
       ],
     });
-    const starts = new AttemptStarts(db.prisma);
+    const starts = new AttemptStarts(db.sql);
     const before = db.statements();
     const results = await Promise.all(streams.map((s, i) => starts.start(s.streamId, i + 1)));
     expect(db.statements() - before).toBe(1);
@@ -46,7 +46,7 @@ describe('AttemptStarts', () => {
   it('does not start an ended stream, and tells it apart from one that is gone', async () => {
     const ended = await seedStream(db.prisma, 'already answered');
     await db.prisma.stream.update({ where: { id: ended.streamId }, data: { status: 'cancelled', endedAt: new Date() } });
-    const starts = new AttemptStarts(db.prisma);
+    const starts = new AttemptStarts(db.sql);
     const [a, b] = await Promise.all([starts.start(ended.streamId, 2), starts.start('00000000-0000-4000-8000-000000000000', 1)]);
     expect([a, b]).toEqual([{ kind: 'ended' }, { kind: 'gone' }]);
     expect((await db.prisma.stream.findUniqueOrThrow({ where: { id: ended.streamId } })).status).toBe('cancelled');

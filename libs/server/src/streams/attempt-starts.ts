@@ -1,4 +1,5 @@
-import { Prisma, type PrismaClient } from '../db/database';
+import { Prisma } from '../db/database';
+import type { SqlRunner } from '../db/sql';
 import type { ChatTurn } from '../providers/provider';
 import { TERMINAL_STATUSES_SQL } from './status-sql';
 
@@ -32,7 +33,7 @@ interface StartRow {
 export class AttemptStarts {
   private wanted: Wanted[] = [];
 
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(private readonly sql: SqlRunner) {}
 
   start(streamId: string, attempt: number): Promise<AttemptStart> {
     return new Promise((resolve, reject) => {
@@ -54,7 +55,7 @@ export class AttemptStarts {
 
   private query(batch: Wanted[]): Promise<StartRow[]> {
     const values = Prisma.join(batch.map((w) => Prisma.sql`(${w.streamId}::uuid, ${w.attempt}::int)`));
-    return this.prisma.$queryRaw<StartRow[]>`
+    return this.sql.query<StartRow>(Prisma.sql`
       WITH wanted (id, attempt) AS (VALUES ${values}),
       started AS (
         UPDATE streams s SET status = 'streaming', attempt = w.attempt, started_at = now()
@@ -70,7 +71,7 @@ export class AttemptStarts {
         WHERE st.id IS NOT NULL AND m.thread_id = st.thread_id AND m.id <> st.message_id
         ORDER BY m.created_at DESC, m.id DESC LIMIT ${HISTORY_LIMIT}
       ) h ON true
-      ORDER BY w.id, h.created_at DESC, h.id DESC`;
+      ORDER BY w.id, h.created_at DESC, h.id DESC`);
   }
 }
 

@@ -1,5 +1,6 @@
 import { MESSAGE_STATUS_OF, type TerminalStreamStatus } from '@bgs/shared';
-import { Prisma, type MessageRow, type PrismaClient, type StreamRow } from '../db/database';
+import { Prisma, type MessageRow, type StreamRow } from '../db/database';
+import type { SqlRunner } from '../db/sql';
 import { AttemptStarts, type AttemptStart } from './attempt-starts';
 import { TERMINAL_STATUSES_SQL } from './status-sql';
 import { messageVersion } from './dto';
@@ -37,15 +38,13 @@ type FinishedRow = StreamRow & {
 /**
  * The Postgres side of a stream's life: one statement when an attempt starts (shared by
  * the attempts that start together), a checkpoint at most every CHECKPOINT_MS, one
- * statement when it ends. Nothing per frame. Raw SQL only: a process that reads and writes
- * streams through here alone (the worker) never loads Prisma's query compiler, which
- * costs about 100 MiB of memory.
+ * statement when it ends. Nothing per frame. Plain SQL on the pool (`db.sql`), no Prisma.
  */
 export class StreamRecords {
   private readonly starts: AttemptStarts;
 
-  constructor(private readonly prisma: PrismaClient) {
-    this.starts = new AttemptStarts(prisma);
+  constructor(private readonly sql: SqlRunner) {
+    this.starts = new AttemptStarts(sql);
   }
 
   /** Marks the attempt started and loads the conversation the provider answers. */
@@ -56,9 +55,9 @@ export class StreamRecords {
   /** Saves the live content so far; ignored once the message is final or a newer write landed. */
   async checkpoint(messageId: string, content: string, attempt: number, seq: number): Promise<boolean> {
     const version = messageVersion(attempt, seq);
-    const updated = await this.prisma.$executeRaw`
+    const updated = await this.sql.execute(Prisma.sql`
       UPDATE messages SET content = ${content}, version = ${version}
-      WHERE id = ${messageId}::uuid AND status = 'streaming'::"MessageStatus" AND version < ${version}`;
+      WHERE id = ${messageId}::uuid AND status = 'streaming'::"MessageStatus" AND version < ${version}`);
     return updated === 1;
   }
 
@@ -72,7 +71,7 @@ export class StreamRecords {
   async finish(streamId: string, ending: StreamEnding): Promise<{ stream: StreamRow; message: MessageRow } | null> {
     const status = Prisma.sql`${ending.status}::"StreamStatus"`;
     const messageStatus = Prisma.sql`${MESSAGE_STATUS_OF[ending.status]}::"MessageStatus"`;
-    const rows = await this.prisma.$queryRaw<FinishedRow[]>`
+    const rows = await this.sql.query<FinishedRow>(Prisma.sql`
       WITH s AS (
         UPDATE streams SET status = ${status}, seq = ${ending.seq}, ended_at = now(),
           error_code = ${ending.error?.code ?? null}, error_message = ${ending.error?.message ?? null}
@@ -91,7 +90,7 @@ export class StreamRecords {
       SELECT ${STREAM_COLUMNS},
         m.role::text AS "messageRole", m.status::text AS "messageStatus", m.content AS "messageContent",
         m.version AS "messageVersion", m.idempotency_key AS "messageIdempotencyKey", m.created_at AS "messageCreatedAt"
-      FROM s JOIN m ON m.id = s.message_id`;
+      FROM s JOIN m ON m.id = s.message_id`);
     const [row] = rows;
     if (!row) return null;
     const { messageRole, messageStatus: mStatus, messageContent, messageVersion: version, messageIdempotencyKey, messageCreatedAt, ...stream } = row;
@@ -112,20 +111,20 @@ export class StreamRecords {
   }
 
   async get(streamId: string): Promise<StreamRow | null> {
-    const [row] = await this.prisma.$queryRaw<StreamRow[]>`SELECT ${STREAM_COLUMNS} FROM streams s WHERE s.id = ${streamId}::uuid`;
+    const [row] = await this.sql.query<StreamRow>(Prisma.sql`SELECT ${STREAM_COLUMNS} FROM streams s WHERE s.id = ${streamId}::uuid`);
     return row ?? null;
   }
 
   async message(messageId: string): Promise<MessageRow | null> {
-    const [row] = await this.prisma.$queryRaw<MessageRow[]>`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.id = ${messageId}::uuid`;
+    const [row] = await this.sql.query<MessageRow>(Prisma.sql`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.id = ${messageId}::uuid`);
     return row ?? null;
   }
 
   /** Streams not ended yet and created more than `olderThanMs` ago, oldest first (the lost-stream reaper's candidates). */
   activeOlderThan(olderThanMs: number, limit: number): Promise<StreamRow[]> {
-    return this.prisma.$queryRaw<StreamRow[]>`
+    return this.sql.query<StreamRow>(Prisma.sql`
       SELECT ${STREAM_COLUMNS} FROM streams s
       WHERE s.status NOT IN (${TERMINAL_STATUSES_SQL}) AND s.created_at < now() - make_interval(secs => ${olderThanMs / 1000}::float8)
-      ORDER BY s.created_at LIMIT ${limit}`;
+      ORDER BY s.created_at LIMIT ${limit}`);
   }
 }
