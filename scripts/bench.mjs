@@ -479,6 +479,8 @@ async function main() {
   const env = {
     PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl, REDIS_URL: redis.url,
     AUTH_SECRET: randomBytes(24).toString('hex'),
+    // Node and V8 flags to try on every process of the run (e.g. a heap size).
+    ...(process.env.NODE_OPTIONS ? { NODE_OPTIONS: process.env.NODE_OPTIONS } : {}),
   };
   const services = {
     redis: { ...redis, client: redisClient, target: singleRedis(redis, redisClient) },

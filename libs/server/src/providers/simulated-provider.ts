@@ -72,9 +72,13 @@ function capitalise(word: string): string {
  * with '.' now and then, and the last token always does.
  */
 export function simulatedAnswer(userContent: string, tokens: number): string[] {
+  return [...simulatedTokens(userContent, tokens)];
+}
+
+/** The same tokens one at a time: a running generation holds its position, not its whole answer. */
+export function* simulatedTokens(userContent: string, tokens: number): Generator<string, void, undefined> {
   const count = clampInt(tokens, 1, MAX_TOKENS);
   const random = mulberry32(fnv1a(userContent));
-  const out: string[] = [];
   let sentenceLength = 0;
   for (let i = 0; i < count; i++) {
     let word = VOCABULARY[Math.floor(random() * VOCABULARY.length)];
@@ -86,9 +90,8 @@ export function simulatedAnswer(userContent: string, tokens: number): string[] {
       word += '.';
       sentenceLength = 0;
     }
-    out.push(i === 0 ? word : ` ${word}`);
+    yield i === 0 ? word : ` ${word}`;
   }
-  return out;
 }
 
 function clampInt(value: number, min: number, max: number): number {
@@ -176,7 +179,8 @@ function waitForAbort(signal: AbortSignal): Promise<void> {
 }
 
 interface Plan {
-  tokens: string[];
+  tokens: Iterator<string, void>;
+  count: number;
   rate: number;
   /** Index at which to fail transiently or hang; undefined streams to the end. */
   stopAt?: number;
@@ -189,33 +193,35 @@ function planFor(request: ProviderRequest, options: SimulatedProviderOptions): P
   if (directive.fail === 'unrecoverable') {
     throw new ProviderError('simulated_unrecoverable', 'Simulated unrecoverable provider failure', false);
   }
-  const tokens = simulatedAnswer(content, directive.tokens ?? options.tokens);
+  const count = clampInt(directive.tokens ?? options.tokens, 1, MAX_TOKENS);
+  const tokens = simulatedTokens(content, count);
   const rate = directive.rate ?? Math.min(options.tokensPerSecond, MAX_RATE);
-  const at = Math.min(directive.at ?? 0, tokens.length);
+  const at = Math.min(directive.at ?? 0, count);
   // Transient wins over hang: a failing attempt fails; later attempts may still hang.
   if (directive.fail === 'transient' && request.attempt <= (directive.times ?? 1)) {
-    return { tokens, rate, stopAt: at, stop: 'transient' };
+    return { tokens, count, rate, stopAt: at, stop: 'transient' };
   }
-  if (directive.hang) return { tokens, rate, stopAt: at, stop: 'hang' };
-  return { tokens, rate };
+  if (directive.hang) return { tokens, count, rate, stopAt: at, stop: 'hang' };
+  return { tokens, count, rate };
 }
 
 /**
- * Yields `plan.tokens` paced by wall-clock time: token i is due `i / rate` seconds after start.
+ * Yields the plan's tokens paced by wall-clock time: token i is due `i / rate` seconds after start.
  * Every due token is yielded at once and the timer only covers the gap to the next one, so
  * high rates stay accurate despite the ~1 ms timer floor.
  */
 async function* paced(plan: Plan, request: ProviderRequest): AsyncGenerator<string, void, undefined> {
   const { signal } = request;
   const msPerToken = 1000 / plan.rate;
-  const end = plan.stopAt ?? plan.tokens.length;
+  const end = plan.stopAt ?? plan.count;
   const start = performance.now();
   let emitted = 0;
   while (emitted < end) {
     const due = Math.min(end, Math.floor((performance.now() - start) / msPerToken) + 1);
     while (emitted < due) {
       if (signal.aborted) return;
-      yield plan.tokens[emitted++];
+      emitted++;
+      yield plan.tokens.next().value as string;
     }
     if (emitted < end) await sleep(start + emitted * msPerToken - performance.now(), signal);
     if (signal.aborted) return;
