@@ -81,7 +81,7 @@ function backgroundMode(c: Common, redis: NonNullable<Config['redis']>, users: U
   for (const client of [commands, pubClient, subClient, chatSubscriber]) client.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
   const live = new RedisLiveBuffer(commands, keys, config.frames.liveTtlSeconds);
   const queue = createGenerationQueue({ redis: redis.target, keys, worker: config.worker, logger, failFast: true });
-  const reader = new StreamReader(db.prisma, live);
+  const reader = new StreamReader(db.sql, live);
   const presence = new PresenceTracker(new PresenceStore(commands, keys, config.presenceTtlMs), logger);
   const enqueue = turnEnqueuer(queue, c.messages, logger);
   const delivery = queuedDelivery(enqueue);
@@ -127,7 +127,7 @@ function directMode(c: Common): Mode {
   return {
     app: {
       readiness: { postgres: () => db.prisma.$queryRaw`SELECT 1` },
-      reader: new StreamReader(db.prisma, live),
+      reader: new StreamReader(db.sql, live),
       canceller: new StreamCanceller({ pending, ending: { records: c.records, live, events: unheardStreamEvents }, logger }),
       sender: new MessageSender(c.messages, rateLimiter, delivery),
       delivery,
@@ -151,7 +151,7 @@ async function main(): Promise<void> {
   // A process's first Prisma query connects and loads the query compiler (0.5–2 s): pay it now,
   // in the background, rather than on the first user's request. Failing here changes nothing.
   prisma.stream.findFirst({ select: { id: true } }).catch((err: Error) => logger.warn({ err: err.message }, 'database warm-up failed; queries will retry'));
-  const threads = new ThreadStore(prisma);
+  const threads = new ThreadStore(prisma, db.sql);
   const users = new UserRegistry(prisma);
   const provider = createProvider(config.provider);
   const capabilities: Capabilities = {
@@ -163,7 +163,7 @@ async function main(): Promise<void> {
   const metrics = new ApiMetrics();
   const server = http.createServer();
   answerClientErrorsWithJson(server);
-  const common: Common = { config, logger, db, records: new StreamRecords(db.sql), messages: new MessageStore(prisma), provider, metrics, server };
+  const common: Common = { config, logger, db, records: new StreamRecords(db.sql), messages: new MessageStore(prisma, db.sql), provider, metrics, server };
   const mode = config.redis ? backgroundMode(common, config.redis, users, threads) : directMode(common);
   // Express takes the server's requests before socket.io attaches: engine.io then passes
   // it everything but /socket.io/ (attached after, express would also answer long-polling).

@@ -1,5 +1,6 @@
 // Server-only code shared by the API and the worker. Never imported by libs/client.
 export * from './db/database';
+export * from './db/group-commit';
 export * from './db/migrate';
 export * from './db/retry';
 export * from './events/socketio-packet';
@@ -28,6 +29,7 @@ export * from './redis/keys';
 export * from './redis/lua-commands';
 export * from './streams/attempt-starts';
 export * from './streams/dto';
+export * from './streams/row-columns';
 export * from './streams/stream-records';
 export * from './redis/slots';
 export * from './streams/status-sql';

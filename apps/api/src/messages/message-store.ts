@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError, notFound, type SendMessageResult } from '@bgs/shared';
-import { Prisma, toMessage, toStreamState, type MessageRow, type PrismaClient, type StreamRow } from '@bgs/server';
+import { groupCommit, Prisma, toMessage, toStreamState, type MessageRow, type PrismaClient, type SqlRunner, type StreamRow } from '@bgs/server';
 
 export interface NewTurn {
   userId: string;
@@ -17,9 +17,19 @@ export interface CreatedTurn {
   created: boolean;
 }
 
-/** Postgres 23505, as Prisma reports it from a model call (P2002) or from a raw statement. */
-const isUniqueViolation = (err: unknown) =>
-  err instanceof Prisma.PrismaClientKnownRequestError && (err.code === 'P2002' || /23505|unique constraint/i.test(`${err.message} ${JSON.stringify(err.meta ?? {})}`));
+/** Postgres 23505 (unique violation), as pg reports it. */
+const isUniqueViolation = (err: unknown) => (err as { code?: unknown } | null)?.code === '23505';
+
+/** A turn waiting for its claim: the rows it inserts if it gets its thread. */
+interface PendingTurn {
+  turn: NewTurn;
+  stream: StreamRow;
+  userMessage: MessageRow;
+  assistantMessage: MessageRow;
+}
+
+/** Whether a turn got its thread, or why its statement failed. */
+type Claim = { claimed: boolean } | { failed: unknown };
 
 /**
  * The Postgres side of sending a message: the user message, the assistant message
@@ -27,7 +37,14 @@ const isUniqueViolation = (err: unknown) =>
  * stream claimed, so two sends can never both start a stream on one thread.
  */
 export class MessageStore {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    /** Sending runs on the pool without Prisma: a burst of sends is the busiest moment of an API. */
+    private readonly sql: SqlRunner,
+  ) {}
+
+  /** Sends in a burst share statements (group commit): a few carry hundreds of turns. */
+  private readonly claim = groupCommit((turns: PendingTurn[]) => this.claimTogether(turns), { maxBatch: 100, concurrency: 2 });
 
   async list(userId: string, threadId: string, limit: number, before: string | undefined): Promise<MessageRow[]> {
     const thread = await this.prisma.thread.findFirst({ where: { id: threadId, userId }, select: { id: true } });
@@ -81,28 +98,13 @@ export class MessageStore {
       notificationDecision: null, notificationDecidedAt: null,
     };
     try {
-      // One statement: claim the thread's active stream, insert the three rows only if the
-      // claim succeeded. Atomic, and no pooled connection held across round trips.
-      const [{ claimed }] = await this.prisma.$queryRaw<Array<{ claimed: number }>>`
-        WITH claim AS (
-          UPDATE threads SET active_stream_id = ${streamId}::uuid, updated_at = ${askedAt}
-          WHERE id = ${turn.threadId} AND user_id = ${turn.userId} AND active_stream_id IS NULL
-          RETURNING id
-        ), asked AS (
-          INSERT INTO messages (id, thread_id, role, content, status, idempotency_key, created_at)
-          SELECT ${userMessageId}::uuid, id, 'user', ${turn.content}, 'complete', ${turn.idempotencyKey}, ${askedAt} FROM claim
-        ), answer AS (
-          INSERT INTO messages (id, thread_id, role, content, status, stream_id, created_at)
-          SELECT ${assistantMessageId}::uuid, id, 'assistant', '', 'streaming', ${streamId}::uuid, ${answeredAt} FROM claim
-        ), stream AS (
-          INSERT INTO streams (id, thread_id, message_id, user_message_id, user_id, model, created_at)
-          SELECT ${streamId}::uuid, id, ${assistantMessageId}::uuid, ${userMessageId}::uuid, ${turn.userId}, ${turn.model}, ${askedAt} FROM claim
-        )
-        SELECT count(*)::int AS claimed FROM claim`;
-      if (claimed === 0) {
-        const exists = await this.prisma.thread.findFirst({ where: { id: turn.threadId, userId: turn.userId }, select: { activeStreamId: true } });
-        if (!exists) throw notFound('thread');
-        throw new ApiError('stream_in_progress', 'this thread already has an answer streaming; wait for it or cancel it', { activeStreamId: exists.activeStreamId });
+      const claim = await this.claim({ turn, stream, userMessage, assistantMessage });
+      if ('failed' in claim) throw claim.failed;
+      if (!claim.claimed) {
+        const [thread] = await this.sql.query<{ activeStreamId: string | null }>(Prisma.sql`
+          SELECT active_stream_id AS "activeStreamId" FROM threads WHERE id = ${turn.threadId} AND user_id = ${turn.userId}`);
+        if (!thread) throw notFound('thread');
+        throw new ApiError('stream_in_progress', 'this thread already has an answer streaming; wait for it or cancel it', { activeStreamId: thread.activeStreamId });
       }
       return {
         created: true,
@@ -118,6 +120,47 @@ export class MessageStore {
         if (earlier) return earlier;
       }
       throw err;
+    }
+  }
+
+  /**
+   * One statement for every turn sent meanwhile: each claims its thread's active stream,
+   * and only a claimed turn inserts its three rows. Atomic, and no pooled connection held
+   * across round trips. A second turn for the same thread in one batch is not claimed
+   * (one UPDATE changes a row once), as it would not be one statement later.
+   */
+  private async claimTogether(turns: PendingTurn[]): Promise<Claim[]> {
+    const wanted = Prisma.join(
+      turns.map(({ turn, stream, userMessage, assistantMessage }) => Prisma.sql`(${stream.id}::uuid, ${userMessage.id}::uuid,
+        ${assistantMessage.id}::uuid, ${turn.threadId}::text, ${turn.userId}::text, ${turn.content}::text, ${turn.idempotencyKey}::text,
+        ${turn.model}::text, ${userMessage.createdAt}::timestamptz, ${assistantMessage.createdAt}::timestamptz)`),
+    );
+    try {
+      const rows = await this.sql.query<{ streamId: string }>(Prisma.sql`
+        WITH wanted (stream_id, user_message_id, answer_id, thread_id, user_id, content, idempotency_key, model, asked_at, answered_at)
+          AS (VALUES ${wanted}),
+        claim AS (
+          UPDATE threads t SET active_stream_id = w.stream_id, updated_at = w.asked_at
+          FROM wanted w
+          WHERE t.id = w.thread_id AND t.user_id = w.user_id AND t.active_stream_id IS NULL
+          RETURNING w.*
+        ), asked AS (
+          INSERT INTO messages (id, thread_id, role, content, status, idempotency_key, created_at)
+          SELECT user_message_id, thread_id, 'user', content, 'complete', idempotency_key, asked_at FROM claim
+        ), answer AS (
+          INSERT INTO messages (id, thread_id, role, content, status, stream_id, created_at)
+          SELECT answer_id, thread_id, 'assistant', '', 'streaming', stream_id, answered_at FROM claim
+        ), stream AS (
+          INSERT INTO streams (id, thread_id, message_id, user_message_id, user_id, model, created_at)
+          SELECT stream_id, thread_id, answer_id, user_message_id, user_id, model, asked_at FROM claim
+        )
+        SELECT stream_id::text AS "streamId" FROM claim`);
+      const claimed = new Set(rows.map((r) => r.streamId));
+      return turns.map(({ stream }) => ({ claimed: claimed.has(stream.id) }));
+    } catch (err) {
+      // One turn whose Idempotency-Key is taken fails the whole statement: each goes alone, so only it fails.
+      if (turns.length === 1 || !isUniqueViolation(err)) throw err;
+      return Promise.all(turns.map((t) => this.claimTogether([t]).then(([claim]) => claim, (failed: unknown) => ({ failed }))));
     }
   }
 

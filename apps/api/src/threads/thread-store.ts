@@ -1,13 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { notFound } from '@bgs/shared';
-import type { PrismaClient, StreamRow, ThreadRow } from '@bgs/server';
+import { Prisma, THREAD_COLUMNS, type PrismaClient, type SqlRunner, type StreamRow, type ThreadRow } from '@bgs/server';
 import { olderThan, page, type Cursor } from '../http/cursor';
 
 export const DEFAULT_THREAD_TITLE = 'New chat';
 
 /** Threads, always scoped to their owner: someone else's thread is simply not found. */
 export class ThreadStore {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    /** The ownership check every `thread.open` makes goes straight to the pool. */
+    private readonly sql: SqlRunner,
+  ) {}
 
   create(userId: string, title?: string): Promise<ThreadRow> {
     return this.prisma.thread.create({ data: { id: randomUUID(), userId, title: title ?? DEFAULT_THREAD_TITLE } });
@@ -32,7 +36,7 @@ export class ThreadStore {
   }
 
   async get(userId: string, threadId: string): Promise<ThreadRow> {
-    const thread = await this.prisma.thread.findFirst({ where: { id: threadId, userId } });
+    const [thread] = await this.sql.query<ThreadRow>(Prisma.sql`SELECT ${THREAD_COLUMNS} FROM threads t WHERE t.id = ${threadId} AND t.user_id = ${userId}`);
     if (!thread) throw notFound('thread');
     return thread;
   }

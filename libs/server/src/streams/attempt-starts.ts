@@ -1,4 +1,5 @@
 import { Prisma } from '../db/database';
+import { groupCommit } from '../db/group-commit';
 import type { SqlRunner } from '../db/sql';
 import type { ChatTurn } from '../providers/provider';
 import { TERMINAL_STATUSES_SQL } from './status-sql';
@@ -12,8 +13,6 @@ export type AttemptStart = { kind: 'started'; history: ChatTurn[] } | { kind: 'e
 interface Wanted {
   streamId: string;
   attempt: number;
-  resolve: (start: AttemptStart) => void;
-  reject: (err: unknown) => void;
 }
 
 interface StartRow {
@@ -25,32 +24,28 @@ interface StartRow {
 }
 
 /**
- * Attempt starts, batched: every start asked for in one turn of the event loop (a burst
- * of jobs picked up together) is one statement that marks the streams started and reads
- * each one's history, instead of two statements per stream. A stream that has ended (or
+ * Attempt starts, batched (group commit): the starts asked for together (a burst of jobs
+ * picked up at once) are one statement that marks the streams started and reads each
+ * one's history, instead of two statements per stream. A stream that has ended (or
  * whose thread was deleted) is not started.
  */
 export class AttemptStarts {
-  private wanted: Wanted[] = [];
+  private readonly startTogether = groupCommit((batch: Wanted[]) => this.startBatch(batch), { maxBatch: 200, concurrency: 2 });
 
   constructor(private readonly sql: SqlRunner) {}
 
   start(streamId: string, attempt: number): Promise<AttemptStart> {
-    return new Promise((resolve, reject) => {
-      if (this.wanted.length === 0) setImmediate(() => void this.startBatch());
-      this.wanted.push({ streamId, attempt, resolve, reject });
-    });
+    return this.startTogether({ streamId, attempt });
   }
 
-  private async startBatch(): Promise<void> {
-    const batch = this.wanted;
-    this.wanted = [];
-    try {
-      const rows = await this.query(batch);
-      for (const w of batch) w.resolve(startOf(rows.filter((r) => r.id === w.streamId)));
-    } catch (err) {
-      for (const w of batch) w.reject(err);
+  private async startBatch(batch: Wanted[]): Promise<AttemptStart[]> {
+    const byStream = new Map<string, StartRow[]>();
+    for (const row of await this.query(batch)) {
+      const rows = byStream.get(row.id);
+      if (rows) rows.push(row);
+      else byStream.set(row.id, [row]);
     }
+    return batch.map((w) => startOf(byStream.get(w.streamId) ?? []));
   }
 
   private query(batch: Wanted[]): Promise<StartRow[]> {

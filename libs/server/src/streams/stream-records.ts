@@ -1,7 +1,9 @@
 import { MESSAGE_STATUS_OF, type TerminalStreamStatus } from '@bgs/shared';
 import { Prisma, type MessageRow, type StreamRow } from '../db/database';
 import type { SqlRunner } from '../db/sql';
+import { groupCommit } from '../db/group-commit';
 import { AttemptStarts, type AttemptStart } from './attempt-starts';
+import { MESSAGE_COLUMNS, STREAM_COLUMNS } from './row-columns';
 import { TERMINAL_STATUSES_SQL } from './status-sql';
 import { messageVersion } from './dto';
 
@@ -15,16 +17,6 @@ export interface StreamEnding {
   error?: { code: string; message: string };
 }
 
-/** A streams row (alias `s`) with its columns named as `StreamRow` names them. */
-const STREAM_COLUMNS = Prisma.sql`s.id, s.thread_id AS "threadId", s.message_id AS "messageId", s.user_message_id AS "userMessageId",
-  s.user_id AS "userId", s.model, s.status::text AS status, s.attempt, s.seq, s.error_code AS "errorCode",
-  s.error_message AS "errorMessage", s.created_at AS "createdAt", s.started_at AS "startedAt", s.ended_at AS "endedAt",
-  s.notification_decision::text AS "notificationDecision", s.notification_decided_at AS "notificationDecidedAt"`;
-
-/** A messages row (alias `m`) with its columns named as `MessageRow` names them. */
-const MESSAGE_COLUMNS = Prisma.sql`m.id, m.thread_id AS "threadId", m.role::text AS role, m.status::text AS status, m.content,
-  m.stream_id AS "streamId", m.version, m.idempotency_key AS "idempotencyKey", m.created_at AS "createdAt"`;
-
 /** The row `finish` reads back: the ended stream, and its message's columns prefixed. */
 type FinishedRow = StreamRow & {
   messageRole: MessageRow['role'];
@@ -34,6 +26,31 @@ type FinishedRow = StreamRow & {
   messageIdempotencyKey: string | null;
   messageCreatedAt: Date;
 };
+
+/** A stream waiting for its end to be written. */
+interface Finishing {
+  streamId: string;
+  ending: StreamEnding;
+}
+
+/** The ended stream and its final message, from the row `finish` reads back. */
+function endedRows(row: FinishedRow): { stream: StreamRow; message: MessageRow } {
+  const { messageRole, messageStatus, messageContent, messageVersion: version, messageIdempotencyKey, messageCreatedAt, ...stream } = row;
+  return {
+    stream,
+    message: {
+      id: stream.messageId,
+      threadId: stream.threadId,
+      role: messageRole,
+      status: messageStatus,
+      content: messageContent,
+      streamId: stream.id,
+      version,
+      idempotencyKey: messageIdempotencyKey,
+      createdAt: messageCreatedAt,
+    },
+  };
+}
 
 /**
  * The Postgres side of a stream's life: one statement when an attempt starts (shared by
@@ -64,23 +81,41 @@ export class StreamRecords {
   /**
    * Ends the stream once: stream status, final message and the thread's active stream,
    * in one statement (data-modifying CTEs run atomically and hold no pooled connection
-   * between round trips, which matters when hundreds of streams end at once). Only the
-   * current attempt may end the stream: a superseded worker's late write is ignored.
-   * Returns the ended rows, or null when it had already ended (or its thread was deleted).
+   * between round trips), shared by the streams that end together (hundreds end within
+   * a second when a burst of answers completes). Only the current attempt may end the
+   * stream: a superseded worker's late write is ignored. Returns the ended rows, or null
+   * when it had already ended (or its thread was deleted).
    */
-  async finish(streamId: string, ending: StreamEnding): Promise<{ stream: StreamRow; message: MessageRow } | null> {
-    const status = Prisma.sql`${ending.status}::"StreamStatus"`;
-    const messageStatus = Prisma.sql`${MESSAGE_STATUS_OF[ending.status]}::"MessageStatus"`;
+  finish(streamId: string, ending: StreamEnding): Promise<{ stream: StreamRow; message: MessageRow } | null> {
+    return this.finishTogether({ streamId, ending });
+  }
+
+  private readonly finishTogether = groupCommit((batch: Finishing[]) => this.finishBatch(batch), { maxBatch: 100, concurrency: 2 });
+
+  private async finishBatch(batch: Finishing[]): Promise<Array<{ stream: StreamRow; message: MessageRow } | null>> {
+    // Two endings of one stream (a cancel racing a completion) go one after the other, as they would alone.
+    const ids = new Set<string>();
+    const first = batch.filter(({ streamId }) => !ids.has(streamId) && ids.add(streamId));
+    if (first.length < batch.length) {
+      const firstEnded = await this.finishBatch(first);
+      const later = batch.filter((f) => !first.includes(f));
+      const laterEnded = await this.finishBatch(later);
+      return batch.map((f) => (first.includes(f) ? firstEnded[first.indexOf(f)] : laterEnded[later.indexOf(f)]));
+    }
+    const endings = Prisma.join(
+      batch.map(({ streamId, ending }) => Prisma.sql`(${streamId}::uuid, ${ending.status}::"StreamStatus", ${ending.seq}::int, ${ending.attempt}::int,
+        ${ending.error?.code ?? null}::text, ${ending.error?.message ?? null}::text, ${ending.content}::text,
+        ${MESSAGE_STATUS_OF[ending.status]}::"MessageStatus", ${messageVersion(ending.attempt, ending.seq, true)}::int)`),
+    );
     const rows = await this.sql.query<FinishedRow>(Prisma.sql`
-      WITH s AS (
-        UPDATE streams SET status = ${status}, seq = ${ending.seq}, ended_at = now(),
-          error_code = ${ending.error?.code ?? null}, error_message = ${ending.error?.message ?? null}
-        WHERE id = ${streamId}::uuid AND status NOT IN (${TERMINAL_STATUSES_SQL}) AND attempt = ${ending.attempt}
-        RETURNING *
+      WITH e (id, status, seq, attempt, error_code, error_message, content, message_status, version) AS (VALUES ${endings}),
+      s AS (
+        UPDATE streams SET status = e.status, seq = e.seq, ended_at = now(), error_code = e.error_code, error_message = e.error_message
+        FROM e WHERE streams.id = e.id AND streams.status NOT IN (${TERMINAL_STATUSES_SQL}) AND streams.attempt = e.attempt
+        RETURNING streams.*
       ), m AS (
-        UPDATE messages SET status = ${messageStatus}, content = ${ending.content},
-          version = ${messageVersion(ending.attempt, ending.seq, true)}
-        FROM s WHERE messages.id = s.message_id
+        UPDATE messages SET status = e.message_status, content = e.content, version = e.version
+        FROM s JOIN e ON e.id = s.id WHERE messages.id = s.message_id
         RETURNING messages.*
       ), t AS (
         UPDATE threads SET active_stream_id = NULL, updated_at = now()
@@ -91,23 +126,11 @@ export class StreamRecords {
         m.role::text AS "messageRole", m.status::text AS "messageStatus", m.content AS "messageContent",
         m.version AS "messageVersion", m.idempotency_key AS "messageIdempotencyKey", m.created_at AS "messageCreatedAt"
       FROM s JOIN m ON m.id = s.message_id`);
-    const [row] = rows;
-    if (!row) return null;
-    const { messageRole, messageStatus: mStatus, messageContent, messageVersion: version, messageIdempotencyKey, messageCreatedAt, ...stream } = row;
-    return {
-      stream,
-      message: {
-        id: stream.messageId,
-        threadId: stream.threadId,
-        role: messageRole,
-        status: mStatus,
-        content: messageContent,
-        streamId: stream.id,
-        version,
-        idempotencyKey: messageIdempotencyKey,
-        createdAt: messageCreatedAt,
-      },
-    };
+    const byStream = new Map(rows.map((row) => [row.id, row]));
+    return batch.map(({ streamId }) => {
+      const row = byStream.get(streamId);
+      return row ? endedRows(row) : null;
+    });
   }
 
   async get(streamId: string): Promise<StreamRow | null> {
