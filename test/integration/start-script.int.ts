@@ -23,6 +23,17 @@ function freePort(): Promise<number> {
 describe('npm start', () => {
   let db: TestDatabase;
 
+  /** Everything `npm start` would otherwise make up or start is given: nothing is written under .data/. */
+  const startEnv = (env: Record<string, string>) => ({
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    NODE_ENV: 'test',
+    DATABASE_URL: db.url,
+    AUTH_SECRET: TEST_AUTH_SECRET,
+    ADMIN_TOKEN: 'start-script-test-admin-token',
+    ...env,
+  });
+
   beforeAll(async () => {
     db = await createTestDatabase();
   });
@@ -33,19 +44,7 @@ describe('npm start', () => {
   it('exits at once, non-zero, with the failing process’s last lines, when a process it started exits during start-up', async () => {
     const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'start.mjs')], {
       cwd: ROOT,
-      // Everything it would otherwise make up or start is given: nothing is written under .data/.
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/tmp',
-        NODE_ENV: 'test',
-        DATABASE_URL: db.url,
-        REDIS_URL: testEnv().redisUrl,
-        REDIS_PREFIX: `start${process.pid}`,
-        AUTH_SECRET: TEST_AUTH_SECRET,
-        ADMIN_TOKEN: 'start-script-test-admin-token',
-        PORT: String(await freePort()),
-        FRAME_MS: 'abc',
-      },
+      env: startEnv({ REDIS_URL: testEnv().redisUrl, REDIS_PREFIX: `start${process.pid}`, PORT: String(await freePort()), FRAME_MS: 'abc' }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -80,18 +79,7 @@ describe('npm start', () => {
     const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'start.mjs'), '--redis-cluster'], {
       cwd: ROOT,
       // The shared test cluster stands in for the one it would start under .data/redis-cluster.
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/tmp',
-        NODE_ENV: 'test',
-        DATABASE_URL: db.url,
-        REDIS_CLUSTER_NODES: testEnv().redisClusterNodes,
-        REDIS_PREFIX: `startc${process.pid}`,
-        AUTH_SECRET: TEST_AUTH_SECRET,
-        AUTH_DEV_TOKENS: '1',
-        ADMIN_TOKEN: 'start-script-test-admin-token',
-        PORT: String(port),
-      },
+      env: startEnv({ REDIS_CLUSTER_NODES: testEnv().redisClusterNodes, REDIS_PREFIX: `startc${process.pid}`, AUTH_DEV_TOKENS: '1', PORT: String(port) }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

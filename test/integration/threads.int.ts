@@ -386,6 +386,11 @@ describe('threads', () => {
       );
     });
 
+    it('keeps an idle connection open for HTTP_KEEP_ALIVE_MS (65 s by default), past a proxy’s usual 60 s', async () => {
+      const res = await httpClient(system.url()).get('/healthz');
+      expect(res.headers.get('keep-alive')).toBe('timeout=65');
+    });
+
     it('/api/capabilities says what this deployment offers', async () => {
       const res = await httpClient(system.url()).get('/api/capabilities');
       expect(res.status).toBe(200);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort } from './redis-server';
+import { freePort, untilRedisReady } from './redis-server';
 
 const LOG_DIR = path.resolve(__dirname, '..', '..', 'test-output', 'logs');
 const HOST = '127.0.0.1';
@@ -108,29 +108,7 @@ export class RedisCluster {
         resolve();
       }),
     );
-    let output = '';
-    let ready = false;
-    await new Promise<void>((resolve, reject) => {
-      const done = (err?: Error) => {
-        clearTimeout(timer);
-        child.off('exit', onExit);
-        if (err) (child.kill('SIGKILL'), reject(err));
-        else resolve();
-      };
-      const timer = setTimeout(() => done(new Error(`redis-server (cluster node) did not start on ${port} within 15 s:\n${output.slice(-2000)}`)), 15_000);
-      const onExit = (code: number | null) => done(new Error(`redis-server (cluster node) exited (${code}) while starting on ${port}:\n${output.slice(-2000)}`));
-      child.once('exit', onExit);
-      child.stdout?.on('data', (chunk: Buffer) => {
-        log.write(chunk);
-        if (ready) return;
-        output += chunk.toString('utf8');
-        if (output.includes('Ready to accept connections')) {
-          ready = true;
-          done();
-        }
-      });
-      child.stderr?.on('data', (chunk: Buffer) => log.write(chunk));
-    }).catch((err: Error) => {
+    await untilRedisReady(child, log, `redis-server (cluster node) on ${port}`).catch((err: Error) => {
       node.child = null;
       throw err;
     });

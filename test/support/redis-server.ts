@@ -65,30 +65,7 @@ export class RedisServer {
     fs.mkdirSync(LOG_DIR, { recursive: true });
     const log = fs.createWriteStream(path.join(LOG_DIR, `redis-${this.port}.log`), { flags: 'a' });
     this.exited = new Promise((resolve) => child.once('exit', () => (log.end(), resolve())));
-    let output = '';
-    let ready = false;
-    await new Promise<void>((resolve, reject) => {
-      const done = (err?: Error) => {
-        clearTimeout(timer);
-        child.off('exit', onExit);
-        if (err) (child.kill('SIGKILL'), reject(err));
-        else resolve();
-      };
-      const timer = setTimeout(() => done(new Error(`redis-server did not start on ${this.port} within 15 s:\n${output.slice(-2000)}`)), 15_000);
-      const onExit = (code: number | null) => done(new Error(`redis-server exited (${code}) while starting on ${this.port}:\n${output.slice(-2000)}`));
-      child.once('exit', onExit);
-      child.stdout?.on('data', (chunk: Buffer) => {
-        log.write(chunk);
-        if (ready) return;
-        output += chunk.toString('utf8');
-        // Printed once the AOF is loaded and commands are served.
-        if (output.includes('Ready to accept connections')) {
-          ready = true;
-          done();
-        }
-      });
-      child.stderr?.on('data', (chunk: Buffer) => log.write(chunk));
-    }).catch((err: Error) => {
+    await untilRedisReady(child, log, `redis-server on ${this.port}`).catch((err: Error) => {
       this.child = null;
       throw err;
     });
@@ -108,4 +85,35 @@ export class RedisServer {
     await this.stop('SIGKILL');
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Resolves once a redis-server just spawned serves commands (it prints "Ready to accept
+ * connections" once its AOF is loaded); rejects, killing it, if it exits first or takes
+ * more than 15 s. Its output goes to `log` all along.
+ */
+export function untilRedisReady(child: ChildProcess, log: fs.WriteStream, what: string): Promise<void> {
+  let output = '';
+  let ready = false;
+  return new Promise<void>((resolve, reject) => {
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      if (err) (child.kill('SIGKILL'), reject(err));
+      else resolve();
+    };
+    const timer = setTimeout(() => done(new Error(`${what} did not start within 15 s:\n${output.slice(-2000)}`)), 15_000);
+    const onExit = (code: number | null) => done(new Error(`${what} exited (${code}) while starting:\n${output.slice(-2000)}`));
+    child.once('exit', onExit);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      log.write(chunk);
+      if (ready) return;
+      output += chunk.toString('utf8');
+      if (output.includes('Ready to accept connections')) {
+        ready = true;
+        done();
+      }
+    });
+    child.stderr?.on('data', (chunk: Buffer) => log.write(chunk));
+  });
 }

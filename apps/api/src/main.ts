@@ -162,6 +162,11 @@ async function main(): Promise<void> {
   };
   const metrics = new ApiMetrics();
   const server = http.createServer();
+  // Longer than a proxy's idle timeout (60 s is common) and a browser's: a kept connection
+  // costs nothing, while a new one waits for a turn of a busy event loop to be accepted
+  // (libuv accepts one connection per turn), about a second when a burst of sends arrives.
+  server.keepAliveTimeout = config.http.keepAliveMs;
+  server.headersTimeout = config.http.keepAliveMs + 1_000;
   answerClientErrorsWithJson(server);
   const common: Common = { config, logger, db, records: new StreamRecords(db.sql), messages: new MessageStore(prisma, db.sql), provider, metrics, server };
   const mode = config.redis ? backgroundMode(common, config.redis, users, threads) : directMode(common);

@@ -23,7 +23,7 @@ describe('loadConfig', () => {
     const config = loadConfig(valid);
     expect(config).toMatchObject({
       env: 'development',
-      http: { host: '127.0.0.1', port: 3000, maxBodyBytes: 64 * 1024, maxMessageChars: 32_000 },
+      http: { host: '127.0.0.1', port: 3000, maxBodyBytes: 64 * 1024, maxMessageChars: 32_000, keepAliveMs: 65_000 },
       logLevel: 'info',
       databaseUrl: valid.DATABASE_URL,
       redis: { target: { kind: 'server', url: valid.REDIS_URL }, prefix: 'bgs' },
@@ -100,6 +100,7 @@ describe('loadConfig', () => {
     ['SIMULATED_TOKENS_PER_SECOND', 'Infinity'],
     ['WORKER_ROLE', 'both'],
     ['MAX_BODY_BYTES', '10'],
+    ['HTTP_KEEP_ALIVE_MS', '10'],
     ['BACKGROUND_STREAMING', 'maybe'],
     ['AUTH_DEV_TOKENS', '2'],
   ])('refuses %s=%s with a message naming the variable', (name, value) => {

@@ -77,6 +77,7 @@ const envSchema = z
     RATE_LIMIT_WINDOW_MS: int(60_000, 100),
     MAX_BODY_BYTES: int(64 * 1024, 1024),
     MAX_MESSAGE_CHARS: int(32_000, 1),
+    HTTP_KEEP_ALIVE_MS: int(65_000, 1_000),
     SHUTDOWN_GRACE_MS: int(10_000, 0),
   })
   // Runs even when other variables are bad (`when`), so one start names every problem;
@@ -98,7 +99,8 @@ export type Env = z.infer<typeof envSchema>;
 /** The validated configuration of one process, grouped by concern. */
 export interface Config {
   env: Env['NODE_ENV'];
-  http: { host: string; port: number; maxBodyBytes: number; maxMessageChars: number };
+  /** `keepAliveMs`: how long an idle client connection stays open for its next request. */
+  http: { host: string; port: number; maxBodyBytes: number; maxMessageChars: number; keepAliveMs: number };
   logLevel: Env['LOG_LEVEL'];
   /** Where a worker serves its metrics; null: it serves none. */
   metrics: { workerPort: number | null };
@@ -165,7 +167,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   const e = parsed.data;
   return {
     env: e.NODE_ENV,
-    http: { host: e.HOST, port: e.PORT, maxBodyBytes: e.MAX_BODY_BYTES, maxMessageChars: e.MAX_MESSAGE_CHARS },
+    http: { host: e.HOST, port: e.PORT, maxBodyBytes: e.MAX_BODY_BYTES, maxMessageChars: e.MAX_MESSAGE_CHARS, keepAliveMs: e.HTTP_KEEP_ALIVE_MS },
     logLevel: e.LOG_LEVEL,
     metrics: { workerPort: e.METRICS_PORT ?? null },
     databaseUrl: e.DATABASE_URL,

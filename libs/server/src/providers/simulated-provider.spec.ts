@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { ProviderError, ProviderRequest } from './provider';
 import { createSimulatedProvider, parseSimDirective, simulatedAnswer } from './simulated-provider';
 
@@ -203,6 +204,24 @@ describe('createSimulatedProvider', () => {
       await jest.advanceTimersByTimeAsync(0);
       expect(await done).toBe('returned');
       expect(tokens).toHaveLength(3);
+      expect(jest.getTimerCount()).toBe(0);
+    });
+
+    it('holds one abort listener while it streams, and none once it ended or was aborted', async () => {
+      const provider = createSimulatedProvider({ tokens: 20, tokensPerSecond: 10 });
+      const finishing = new AbortController();
+      const aborted = new AbortController();
+      const whole = consume(provider.stream(request('to the end', { signal: finishing.signal })));
+      const cut = consume(provider.stream(request('cut short', { signal: aborted.signal })));
+      await jest.advanceTimersByTimeAsync(550);
+      expect(whole.tokens).toHaveLength(6);
+      expect([getEventListeners(finishing.signal, 'abort'), getEventListeners(aborted.signal, 'abort')].map((l) => l.length)).toEqual([1, 1]);
+      aborted.abort();
+      await jest.advanceTimersByTimeAsync(2_000);
+      expect(await whole.done).toBe('returned');
+      expect(await cut.done).toBe('returned');
+      expect(whole.tokens).toHaveLength(20);
+      expect(getEventListeners(finishing.signal, 'abort')).toHaveLength(0);
       expect(jest.getTimerCount()).toBe(0);
     });
 

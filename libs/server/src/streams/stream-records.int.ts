@@ -4,12 +4,12 @@ import { seedStream } from '../../../../test/support/seed';
 import { StreamRecords } from './stream-records';
 
 /**
- * Stream ends written together, against real Postgres: the streams that end at once
+ * Checkpoints and stream ends written together, against real Postgres: the streams that end at once
  * share one statement, and each ends as it would alone (its own status and content, its
  * thread free again), a superseded attempt's end is ignored, and of two ends of one
  * stream only the first counts.
  */
-describe('StreamRecords.finish in a burst', () => {
+describe('StreamRecords checkpoints and ends in a burst', () => {
   let testDb: TestDatabase;
   let db: ReturnType<typeof countingDatabase>;
   let records: StreamRecords;
@@ -53,6 +53,29 @@ describe('StreamRecords.finish in a burst', () => {
     expect(Object.fromEntries(stored.map((m) => [m.id, m.content]))).toEqual(Object.fromEntries(jobs.map((j, i) => [j.messageId, i % 2 === 0 ? `answer ${i}` : `partial ${i}`])));
     const threads = await db.prisma.thread.findMany({ where: { id: { in: jobs.map((j) => j.threadId) } }, select: { activeStreamId: true } });
     expect(threads.every((t) => t.activeStreamId === null)).toBe(true);
+  });
+
+  it('saves the checkpoints of 30 running streams with one statement; a stale, a repeated or a final one is not written', async () => {
+    const jobs = await running(30);
+    const before = db.statements();
+    const saved = await Promise.all(jobs.map((j, i) => records.checkpoint(j.messageId, `so far ${i}`, 1, 10)));
+    expect(db.statements() - before).toBe(1);
+    expect(saved.every(Boolean)).toBe(true);
+    const [stale, twice, ended] = jobs;
+    await records.finish(ended.streamId, { status: 'completed', content: 'final', attempt: 1, seq: 20 });
+    const [older, newer, earlier, afterEnd] = await Promise.all([
+      records.checkpoint(stale.messageId, 'older frame', 1, 5),
+      records.checkpoint(twice.messageId, 'frame 12', 1, 12),
+      records.checkpoint(twice.messageId, 'frame 11', 1, 11),
+      records.checkpoint(ended.messageId, 'after the end', 1, 30),
+    ]);
+    expect([older, newer, earlier, afterEnd]).toEqual([false, true, false, false]);
+    const contents = await db.prisma.message.findMany({ where: { id: { in: [stale.messageId, twice.messageId, ended.messageId] } } });
+    expect(Object.fromEntries(contents.map((m) => [m.id, m.content]))).toEqual({
+      [stale.messageId]: 'so far 0',
+      [twice.messageId]: 'frame 12',
+      [ended.messageId]: 'final',
+    });
   });
 
   it('in one batch: a superseded attempt is ignored, a stream ended twice ends once, an ended stream stays as it was', async () => {

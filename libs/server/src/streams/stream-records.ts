@@ -27,6 +27,13 @@ type FinishedRow = StreamRow & {
   messageCreatedAt: Date;
 };
 
+/** A message's live content waiting to be saved, at the version its attempt and seq make. */
+interface Checkpoint {
+  messageId: string;
+  content: string;
+  version: number;
+}
+
 /** A stream waiting for its end to be written. */
 interface Finishing {
   streamId: string;
@@ -70,12 +77,25 @@ export class StreamRecords {
   }
 
   /** Saves the live content so far; ignored once the message is final or a newer write landed. */
-  async checkpoint(messageId: string, content: string, attempt: number, seq: number): Promise<boolean> {
-    const version = messageVersion(attempt, seq);
-    const updated = await this.sql.execute(Prisma.sql`
-      UPDATE messages SET content = ${content}, version = ${version}
-      WHERE id = ${messageId}::uuid AND status = 'streaming'::"MessageStatus" AND version < ${version}`);
-    return updated === 1;
+  checkpoint(messageId: string, content: string, attempt: number, seq: number): Promise<boolean> {
+    return this.checkpointTogether({ messageId, content, version: messageVersion(attempt, seq) });
+  }
+
+  /** Checkpoints written together: every running stream writes one each CHECKPOINT_MS. */
+  private readonly checkpointTogether = groupCommit((batch: Checkpoint[]) => this.checkpointBatch(batch), { maxBatch: 200, concurrency: 2 });
+
+  private async checkpointBatch(batch: Checkpoint[]): Promise<boolean[]> {
+    // Of two checkpoints of one message only the newer is written, as it would win alone.
+    const newest = new Map<string, Checkpoint>();
+    for (const c of batch) if ((newest.get(c.messageId)?.version ?? -1) < c.version) newest.set(c.messageId, c);
+    const values = Prisma.join([...newest.values()].map((c) => Prisma.sql`(${c.messageId}::uuid, ${c.content}::text, ${c.version}::int)`));
+    const rows = await this.sql.query<{ id: string }>(Prisma.sql`
+      UPDATE messages SET content = c.content, version = c.version
+      FROM (VALUES ${values}) AS c (id, content, version)
+      WHERE messages.id = c.id AND messages.status = 'streaming'::"MessageStatus" AND messages.version < c.version
+      RETURNING messages.id`);
+    const written = new Set(rows.map((r) => r.id));
+    return batch.map((c) => newest.get(c.messageId) === c && written.has(c.messageId));
   }
 
   /**
