@@ -99,4 +99,22 @@ describe('MessageStore.createTurn in a burst', () => {
     expect(await db.prisma.message.count({ where: { threadId: keyed } })).toBe(2);
     expect(await db.prisma.message.count({ where: { threadId: other } })).toBe(2);
   });
+
+  it('a batch Postgres aborts as a deadlock is written again turn by turn, and every turn is stored', async () => {
+    const threads = await threadsOf('deadlock-user', 3);
+    let aborted = 0;
+    // The first batched statement is aborted as Postgres aborts one of two deadlocked statements.
+    const sql = {
+      ...db.sql,
+      query: <T>(statement: Parameters<typeof db.sql.query>[0]) =>
+        aborted === 0 && statement.text.includes('WITH wanted')
+          ? (aborted++, Promise.reject(Object.assign(new Error('deadlock detected'), { code: '40P01' })))
+          : db.sql.query<T>(statement),
+    };
+    const deadlocked = new MessageStore(db.prisma, sql);
+    const turns = await Promise.all(threads.map((t, i) => deadlocked.createTurn(turn('deadlock-user', t, `retried ${i}`))));
+    expect(aborted).toBe(1);
+    expect(turns.every((t) => t.created)).toBe(true);
+    expect(await db.prisma.stream.count({ where: { threadId: { in: threads } } })).toBe(3);
+  });
 });

@@ -20,6 +20,9 @@ export interface CreatedTurn {
 /** Postgres 23505 (unique violation), as pg reports it. */
 const isUniqueViolation = (err: unknown) => (err as { code?: unknown } | null)?.code === '23505';
 
+/** Postgres 40P01: two statements locked the same rows in opposite orders and one was aborted. */
+const isDeadlock = (err: unknown) => (err as { code?: unknown } | null)?.code === '40P01';
+
 /** A turn waiting for its claim: the rows it inserts if it gets its thread. */
 interface PendingTurn {
   turn: NewTurn;
@@ -158,8 +161,10 @@ export class MessageStore {
       const claimed = new Set(rows.map((r) => r.streamId));
       return turns.map(({ stream }) => ({ claimed: claimed.has(stream.id) }));
     } catch (err) {
-      // One turn whose Idempotency-Key is taken fails the whole statement: each goes alone, so only it fails.
-      if (turns.length === 1 || !isUniqueViolation(err)) throw err;
+      // One turn whose Idempotency-Key is taken fails the whole statement, and two batches
+      // that both hold sends for the same threads (repeated sends) can deadlock: then each
+      // turn goes alone (one thread row each, no cycle), so only a turn at fault fails.
+      if (turns.length === 1 || !(isUniqueViolation(err) || isDeadlock(err))) throw err;
       return Promise.all(turns.map((t) => this.claimTogether([t]).then(([claim]) => claim, (failed: unknown) => ({ failed }))));
     }
   }

@@ -46,8 +46,8 @@ export function toSnapshot(state: StreamState): StreamSnapshot {
 /**
  * Reads streams and messages as a client should see them right now. Plain SQL on the
  * pool, one statement per read: `thread.open` is the hottest read of the product (every
- * thread switch, and every client that comes back), and Prisma costs about 4× the CPU of
- * the statement itself per query.
+ * thread switch, and every client that comes back), and the same query through Prisma
+ * costs about 4× the CPU it costs on pg (260 µs against 66 µs measured here).
  */
 export class StreamReader {
   constructor(
