@@ -74,7 +74,9 @@ describe('generation processor costs', () => {
 
   it('sends the same number of Postgres queries for 10 tokens as for 10,000', async () => {
     const short = await run(10, 1_000);
-    const long = await run(10_000, 20_000);
+    // Two seconds of streaming: enough frames even when a loaded machine (CI runs five
+    // projects at once) merges tokens behind flushes of 50–100 ms.
+    const long = await run(10_000, 5_000);
     expect(short.message.content).toBe(short.expected);
     expect(long.message.content).toBe(long.expected);
     // Many frames (fewer on a loaded machine, where frames merge behind slow flushes)…
@@ -88,7 +90,7 @@ describe('generation processor costs', () => {
   });
 
   it('costs one Redis round trip per frame, plus three per stream', async () => {
-    const { result, redis: commands } = await run(2_000, 4_000);
+    const { result, redis: commands } = await run(2_000, 1_000);
     const frames = result.seq;
     expect(frames).toBeGreaterThanOrEqual(10);
     // begin attempt, "started" publish, one script per frame, finish.
