@@ -19,6 +19,7 @@ const inbox = [];
 const waiting = new Map();
 process.on('message', (message) => {
   if (message.type === 'exclude') return excluded.push([message.from, message.to + 250]);
+  if (message.type === 'mark') return send({ type: 'marked', tokens: counters.tokens });
   const resolve = waiting.get(message.type);
   if (resolve) (waiting.delete(message.type), resolve(message));
   else inbox.push(message);

@@ -369,9 +369,22 @@ async function runPath(name, env, services) {
     log(`  ${name} ${String(p.seconds).padStart(3)}s  streams ${p.active} live, ${p.completed} done | ${fmt(p.framesPerSecond)} msg/s ${fmt(p.tokensPerSecond)} tok/s p99 ${fmt(p.p99)} ms | ${p.opens} opens | cpu api ${pct('api')} worker ${pct('worker')} driver ${pct('driver')} redis ${pct('redis')} pg ${pct('postgres')} others ${pct('others')} | driver lag p99 ${fmt(p.loopLagP99)} ms`);
     const steady = p.active >= 0.8 * flags.streams || p.seconds >= streamSeconds / 2;
     if (!monitor && setup.isFrame && flags.monitorMs > 0 && steady && p.active > 0) {
-      monitor = target.monitor(flags.monitorMs, setup.isFrame).then((sample) => {
+      // MONITOR echoes every command, Lua-inner ones included, so it costs Redis (and its
+      // clients) more the more commands a path runs: its window is left out of the latency
+      // and CPU figures alike (CPU and tokens of the window are subtracted).
+      const windowMark = async () => {
+        driver.child.send({ type: 'mark' });
+        const { tokens } = await channel.next('marked');
+        return { cpu: cpuMark(roles), tokens };
+      };
+      monitor = (async () => {
+        const start = await windowMark();
+        const sample = await target.monitor(flags.monitorMs, setup.isFrame);
+        const end = await windowMark();
+        return { ...sample, window: { cpu: cpuDelta(start.cpu, end.cpu), tokens: end.tokens - start.tokens } };
+      })().then((sample) => {
         driver.child.send({ type: 'exclude', from: sample.from, to: sample.to });
-        log(`  MONITOR sample: ${sample.roundTrips} round trips for ${sample.frames} deliveries in ${sample.to - sample.from} ms (left out of latency figures)`);
+        log(`  MONITOR sample: ${sample.roundTrips} round trips for ${sample.frames} deliveries in ${sample.to - sample.from} ms (left out of latency and CPU figures)`);
         return sample;
       }, (err) => (log(`  MONITOR sample failed: ${err.message}`), null));
     }

@@ -10,7 +10,10 @@ const LABELS = { ours: 'ours (frames)', naive: 'naive (emit + UPDATE per token)'
 export function figures(r) {
   const s = r.streamed;
   const span = s.firstDeltaAt && s.lastDeltaAt > s.firstDeltaAt ? (s.lastDeltaAt - s.firstDeltaAt) / 1000 : null;
-  const perK = (cpu) => (s.tokens > 0 && cpu !== undefined ? cpu / (s.tokens / 1000) : null);
+  // Outside the MONITOR sample's window, whose cost is the measurement's, not the path's.
+  const window = r.monitored?.window;
+  const tokens = s.tokens - (window?.tokens ?? 0);
+  const perK = (role) => (tokens > 0 && r.cpu[role] !== undefined ? (r.cpu[role] - (window?.cpu[role] ?? 0)) / (tokens / 1000) : null);
   const redisCalls = totalCalls(r.redisCalls);
   const pgTotal = totalStatements(r.pgRows);
   const sw = r.switches?.switches > 0 ? r.switches : null;
@@ -50,11 +53,11 @@ export function figures(r) {
     openP99: s.opens.p99,
     openSteadyP50: s.opensAfterRamp?.p50 ?? null,
     openSteadyP99: s.opensAfterRamp?.p99 ?? null,
-    cpuApi: perK(r.cpu.api),
-    cpuWorker: r.name === 'naive' ? null : perK(r.cpu.worker),
-    cpuDriver: perK(r.cpu.driver),
-    cpuRedis: perK(r.cpu.redis),
-    cpuPostgres: perK(r.cpu.postgres),
+    cpuApi: perK('api'),
+    cpuWorker: r.name === 'naive' ? null : perK('worker'),
+    cpuDriver: perK('driver'),
+    cpuRedis: perK('redis'),
+    cpuPostgres: perK('postgres'),
     rssApi: r.rssPeak.api,
     rssWorker: r.rssPeak.worker ?? null,
     machineBusy: r.cpu.machineBusy,
