@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EVENTS, isTerminalStreamStatus, rooms, type Notification, type StreamStatus, type TerminalStreamStatus } from '@bgs/shared';
-import { Prisma, sendPacket, toNotification, type Logger, type NotificationRow, type PacketPublisher, type PresenceStore, type RoomWire, type Sql, type SqlRunner } from '@bgs/server';
+import { msAgo, NOTIFICATION_COLUMNS, Prisma, sendPacket, toNotification, type Logger, type NotificationRow, type PacketPublisher, type PresenceStore, type RoomWire, type Sql, type SqlRunner } from '@bgs/server';
 import { decideNotification, notificationText, type NotificationDecision } from './notification-decision';
 
 /** Where created notifications are pushed (`notification.created` to the user's room). */
@@ -30,10 +30,6 @@ interface Undecided {
 
 /** What the claim statement gives back for each stream it claimed: the notification it created, if any. */
 type ClaimedRow = { claimedStreamId: string } & ({ [K in keyof NotificationRow]: null } | NotificationRow);
-
-/** A notification's columns as `NotificationRow` names them (`n` is the notifications row). */
-const NOTIFICATION_COLUMNS = Prisma.sql`n.id, n.user_id AS "userId", n.thread_id AS "threadId", n.stream_id AS "streamId",
-  n.type, n.title, n.body, n.read_at AS "readAt", n.created_at AS "createdAt", n.pushed_at AS "pushedAt"`;
 
 /** The most notifications one sweep pass pushes again. */
 const REPUSH_BATCH = 500;
@@ -114,7 +110,7 @@ export class NotificationDecider {
       async (tx) => {
         const rows = await tx.query<NotificationRow>(Prisma.sql`
           SELECT ${NOTIFICATION_COLUMNS} FROM notifications n
-          WHERE n.pushed_at IS NULL AND n.created_at < now() - make_interval(secs => ${olderThanMs / 1000}::float8)
+          WHERE n.pushed_at IS NULL AND n.created_at < ${msAgo(olderThanMs)}
           ORDER BY n.created_at LIMIT ${REPUSH_BATCH} FOR UPDATE SKIP LOCKED`);
         const pushed = await this.pushAll(rows);
         if (pushed.length > 0) {

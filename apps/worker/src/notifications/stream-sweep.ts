@@ -1,4 +1,4 @@
-import { Prisma, TERMINAL_STATUSES_SQL, type Logger, type SqlRunner } from '@bgs/server';
+import { msAgo, Prisma, TERMINAL_STATUSES_SQL, type Logger, type SqlRunner } from '@bgs/server';
 import type { NotificationDecider } from './notification-decider';
 import type { LostStreamReaper } from './lost-stream-reaper';
 
@@ -49,7 +49,7 @@ export class StreamSweep {
     const undecided = await this.sql.query<{ id: string }>(Prisma.sql`
       SELECT id FROM streams
       WHERE status IN (${TERMINAL_STATUSES_SQL}) AND notification_decision IS NULL
-        AND ended_at < now() - make_interval(secs => ${this.options.decideAfterMs / 1000}::float8)
+        AND ended_at < ${msAgo(this.options.decideAfterMs)}
       ORDER BY ended_at LIMIT 500`);
     let decided = 0;
     try {

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import type { Prisma } from './generated/client';
+import { Prisma } from './generated/client';
 
 /** Runs statements built with `Prisma.sql` (values sent as parameters, never spliced in). */
 export interface SqlRunner {
@@ -17,6 +17,9 @@ export interface Sql extends SqlRunner {
    */
   transaction<T>(work: (tx: SqlRunner) => Promise<T>, options?: { idleTimeoutMs?: number }): Promise<T>;
 }
+
+/** `ms` milliseconds before the statement's `now()`, for "older than" conditions. */
+export const msAgo = (ms: number): Prisma.Sql => Prisma.sql`now() - make_interval(secs => ${ms / 1000}::float8)`;
 
 const runnerOn = (db: Pool | PoolClient): SqlRunner => ({
   query: async <T>(statement: Prisma.Sql) => (await db.query(statement.text, statement.values)).rows as T[],

@@ -42,12 +42,16 @@ export interface RoomWire {
   decode(message: Buffer): RoomEvent | null;
 }
 
+/** The channel of a room's broadcasts, the same for both adapters. */
+const roomChannelOf = (socketIoKey: string) => (room: string) => `${socketIoKey}#/#${room}#`;
+
 export function pubSubRoomWire(socketIoKey: string): RoomWire {
+  const roomChannel = roomChannelOf(socketIoKey);
   return {
     kind: 'pubsub',
     roomEvent: (room, event, payload) => ({
       command: 'PUBLISH',
-      channel: `${socketIoKey}#/#${room}#`,
+      channel: roomChannel(room),
       message: encode([EMITTER_UID, { type: EVENT, data: [event, payload], nsp: '/' }, { rooms: [room], flags: {}, except: [] }]),
     }),
     serverSideEmit: (event, arg) => ({
@@ -55,7 +59,7 @@ export function pubSubRoomWire(socketIoKey: string): RoomWire {
       channel: `${socketIoKey}-request#/#`,
       message: JSON.stringify({ uid: EMITTER_UID, type: CLASSIC_SERVER_SIDE_EMIT, data: [event, arg] }),
     }),
-    roomChannel: (room) => `${socketIoKey}#/#${room}#`,
+    roomChannel,
     decode: (message) => {
       const decoded = decode(message) as unknown;
       return Array.isArray(decoded) ? eventOf(decoded[1]) : null;
@@ -64,11 +68,12 @@ export function pubSubRoomWire(socketIoKey: string): RoomWire {
 }
 
 export function shardedRoomWire(socketIoKey: string): RoomWire {
+  const roomChannel = roomChannelOf(socketIoKey);
   return {
     kind: 'sharded',
     roomEvent: (room, event, payload) => ({
       command: 'SPUBLISH',
-      channel: `${socketIoKey}#/#${room}#`,
+      channel: roomChannel(room),
       message: encode({
         uid: EMITTER_UID, nsp: '/', type: SHARDED_BROADCAST,
         data: { packet: { type: EVENT, data: [event, payload], nsp: '/' }, opts: { rooms: [room], except: [], flags: {} } },
@@ -79,7 +84,7 @@ export function shardedRoomWire(socketIoKey: string): RoomWire {
       channel: `${socketIoKey}#/#`,
       message: JSON.stringify({ uid: EMITTER_UID, nsp: '/', type: SHARDED_SERVER_SIDE_EMIT, data: { packet: [event, arg] } }),
     }),
-    roomChannel: (room) => `${socketIoKey}#/#${room}#`,
+    roomChannel,
     decode: (message) => {
       // The adapter itself sends JSON when nothing is binary, msgpack otherwise (as we do).
       const decoded = (message[0] === 0x7b ? JSON.parse(message.toString()) : decode(message)) as { type?: number; data?: { packet?: unknown } };

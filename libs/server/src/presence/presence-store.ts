@@ -46,10 +46,10 @@ export class PresenceStore {
    */
   async refresh(entries: Array<{ threadId: string; socketId: string }>): Promise<void> {
     if (entries.length === 0) return;
-    await Promise.all(groupBySlot(this.redis, entries, (e) => this.keys.presence(e.threadId)).map((group) => {
-      const keys = group.map((e) => this.keys.presence(e.threadId));
-      return this.redis.bgsPresenceRefresh(keys.length, ...keys, this.ttlMs, ...group.map((e) => e.socketId));
-    }));
+    const keyed = entries.map((e) => ({ key: this.keys.presence(e.threadId), socketId: e.socketId }));
+    await Promise.all(groupBySlot(this.redis, keyed, (e) => e.key).map((group) =>
+      this.redis.bgsPresenceRefresh(group.length, ...group.map((e) => e.key), this.ttlMs, ...group.map((e) => e.socketId)),
+    ));
   }
 
   /** True while at least one unexpired socket has the thread open. */

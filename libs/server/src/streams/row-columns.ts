@@ -13,3 +13,7 @@ export const MESSAGE_COLUMNS = Prisma.sql`m.id, m.thread_id AS "threadId", m.rol
 /** A threads row (alias `t`) with its columns named as `ThreadRow` names them. */
 export const THREAD_COLUMNS = Prisma.sql`t.id, t.user_id AS "userId", t.title, t.muted, t.active_stream_id AS "activeStreamId",
   t.created_at AS "createdAt", t.updated_at AS "updatedAt"`;
+
+/** A notifications row (alias `n`) with its columns named as `NotificationRow` names them. */
+export const NOTIFICATION_COLUMNS = Prisma.sql`n.id, n.user_id AS "userId", n.thread_id AS "threadId", n.stream_id AS "streamId",
+  n.type, n.title, n.body, n.read_at AS "readAt", n.created_at AS "createdAt", n.pushed_at AS "pushedAt"`;

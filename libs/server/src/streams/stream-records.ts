@@ -1,6 +1,6 @@
 import { MESSAGE_STATUS_OF, type TerminalStreamStatus } from '@bgs/shared';
 import { Prisma, type MessageRow, type StreamRow } from '../db/database';
-import type { SqlRunner } from '../db/sql';
+import { msAgo, type SqlRunner } from '../db/sql';
 import { groupCommit } from '../db/group-commit';
 import { AttemptStarts, type AttemptStart } from './attempt-starts';
 import { MESSAGE_COLUMNS, STREAM_COLUMNS } from './row-columns';
@@ -167,7 +167,7 @@ export class StreamRecords {
   activeOlderThan(olderThanMs: number, limit: number): Promise<StreamRow[]> {
     return this.sql.query<StreamRow>(Prisma.sql`
       SELECT ${STREAM_COLUMNS} FROM streams s
-      WHERE s.status NOT IN (${TERMINAL_STATUSES_SQL}) AND s.created_at < now() - make_interval(secs => ${olderThanMs / 1000}::float8)
+      WHERE s.status NOT IN (${TERMINAL_STATUSES_SQL}) AND s.created_at < ${msAgo(olderThanMs)}
       ORDER BY s.created_at LIMIT ${limit}`);
   }
 }
