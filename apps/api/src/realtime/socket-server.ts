@@ -2,7 +2,7 @@ import type { Server as HttpServer } from 'node:http';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { Server, type Socket } from 'socket.io';
 import { ApiError, rooms, type ClientToServerEvents, type ServerToClientEvents } from '@bgs/shared';
-import { isDatabaseUnavailable, type Logger, type RedisClient, type RoomWire } from '@bgs/server';
+import { adapterParser, isDatabaseUnavailable, type Logger, type RedisClient, type RoomWire } from '@bgs/server';
 import type { UserRegistry } from '../auth/require-user';
 import { verifyTokenClaims } from '../auth/tokens';
 import { resyncAfterRedisLoss } from './resync-after-redis-loss';
@@ -50,7 +50,7 @@ export function createRealtimeServer(http: HttpServer, deps: RealtimeDeps): Real
     adapter: deps.wire.kind === 'sharded'
       // 'dynamic': each room has its own channel, in its room's slot: a frame reaches only that shard.
       ? createShardedAdapter(deps.pubClient, deps.subClient, { channelPrefix: deps.socketIoKey, subscriptionMode: 'dynamic' })
-      : createAdapter(deps.pubClient, deps.subClient, { key: deps.socketIoKey }),
+      : createAdapter(deps.pubClient, deps.subClient, { key: deps.socketIoKey, parser: adapterParser }),
   });
   resyncAfterRedisLoss(io, deps.subClient, deps.logger);
   forgetDeletedThreads(io, deps.presence, deps.logger);
