@@ -5,6 +5,7 @@ import { ApiError, rooms, type ClientToServerEvents, type ServerToClientEvents }
 import { adapterParser, isDatabaseUnavailable, type Logger, type RedisClient, type RoomWire } from '@bgs/server';
 import type { UserRegistry } from '../auth/require-user';
 import { verifyTokenClaims } from '../auth/tokens';
+import { CorkingWebSocketServer } from './corking-ws-server';
 import { resyncAfterRedisLoss } from './resync-after-redis-loss';
 import { disconnectWhenTokenExpires } from './session-expiry';
 import { forgetDeletedThreads, THREAD_DELETED_SERVER_EVENT } from './thread-deletions';
@@ -47,6 +48,7 @@ export function createRealtimeServer(http: HttpServer, deps: RealtimeDeps): Real
   const io: RealtimeServer = new Server(http, {
     serveClient: false,
     cors: { origin: true },
+    wsEngine: CorkingWebSocketServer,
     adapter: deps.wire.kind === 'sharded'
       // 'dynamic': each room has its own channel, in its room's slot: a frame reaches only that shard.
       ? createShardedAdapter(deps.pubClient, deps.subClient, { channelPrefix: deps.socketIoKey, subscriptionMode: 'dynamic' })
