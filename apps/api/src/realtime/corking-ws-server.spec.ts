@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Duplex } from 'node:stream';
 import { Server } from 'socket.io';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type ServerOptions } from 'ws';
 import { corkEachTurn, CorkingWebSocketServer } from './corking-ws-server';
 
 /** A socket that records each write it is asked to make: one entry per write system call it would be. */
@@ -72,9 +72,11 @@ describe('socket.io on the corking engine', () => {
   let client: ClientSocket;
   const serverWrites = { count: 0 };
 
+  type Engine = new (options?: ServerOptions) => WebSocketServer;
+
   /** Counts the writes of the server side of every upgraded socket. */
-  function counting<T extends typeof WebSocketServer>(Base: T): T {
-    return class extends (Base as typeof WebSocketServer) {
+  function counting(Base: Engine): Engine {
+    return class extends (Base as unknown as typeof WebSocketServer) {
       override handleUpgrade(...args: Parameters<WebSocketServer['handleUpgrade']>) {
         const raw = args[1] as Duplex & { _write: (...a: unknown[]) => void; _writev?: (...a: unknown[]) => void };
         const write = raw._write.bind(raw);
@@ -83,10 +85,10 @@ describe('socket.io on the corking engine', () => {
         if (writev) raw._writev = (...a: unknown[]) => (serverWrites.count++, writev(...a));
         super.handleUpgrade(...args);
       }
-    } as unknown as T;
+    };
   }
 
-  async function start(engine: typeof WebSocketServer): Promise<void> {
+  async function start(engine: Engine): Promise<void> {
     http = createServer();
     io = new Server(http, { wsEngine: counting(engine) });
     io.on('connection', (socket) => void socket.join('thread:t-1'));
