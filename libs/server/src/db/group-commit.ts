@@ -20,15 +20,14 @@ export function groupCommit<In, Out>(write: (items: In[]) => Promise<Out[]>, opt
     resolve: (out: Out) => void;
     reject: (err: unknown) => void;
   }
-  let waiting: Waiting[] = [];
+  const waiting: Waiting[] = [];
   let writing = 0;
   let scheduled = false;
 
   const flush = () => {
     scheduled = false;
     while (waiting.length > 0 && writing < options.concurrency) {
-      const batch = waiting.slice(0, options.maxBatch);
-      waiting = waiting.slice(batch.length);
+      const batch = waiting.splice(0, options.maxBatch);
       writing++;
       void writeBatch(batch).finally(() => {
         writing--;
