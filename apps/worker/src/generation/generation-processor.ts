@@ -17,6 +17,34 @@ type Processor = (job: Job<GenerationJob, GenerationResult>, token?: string) => 
  * failure is an UnrecoverableError; a shutdown hands the job back to the queue.
  */
 export function createGenerationProcessor(deps: ProcessorDeps): Processor {
+  const runOnce = createRun(deps);
+  // BullMQ renews locks per job id, and stops renewing a job's lock when any run of it
+  // returns. A job that stalled (its lock lost, say in a Redis outage) can be taken again
+  // by this same worker while its first run is still going; that run, superseded, must
+  // not return before the newer one, or the newer run's lock expires, the job stalls a
+  // second time and BullMQ fails it as "stalled more than allowable limit".
+  const latestRun = new Map<string, Promise<GenerationResult>>();
+  return async (job, token) => {
+    const jobId = job.id ?? '';
+    const run = runOnce(job, token);
+    latestRun.set(jobId, run);
+    try {
+      return await run;
+    } finally {
+      if (latestRun.get(jobId) === run) latestRun.delete(jobId);
+      else await newerRunsEnded(latestRun, jobId);
+    }
+  };
+}
+
+async function newerRunsEnded(latestRun: Map<string, Promise<unknown>>, jobId: string): Promise<void> {
+  for (let newer = latestRun.get(jobId); newer; newer = latestRun.get(jobId)) await newer.then(noop, noop);
+}
+
+const noop = () => undefined;
+
+/** One run of a job: its attempt of the stream, and the outcome BullMQ is told. */
+function createRun(deps: ProcessorDeps): Processor {
   return async (job, token) => {
     const data = generationJobSchema.parse(job.data);
     const logger = deps.logger.child({ streamId: data.streamId, threadId: data.threadId, jobId: job.id });

@@ -64,6 +64,20 @@ describe.each([
     if (kind === 'memory') expect(cancelled).toContain(id.streamId);
   });
 
+  it('applies a frame sent twice once (ioredis resends a command whose reply a Redis crash lost)', async () => {
+    const id = newStream();
+    await live.beginAttempt(id);
+    const log: string[] = [];
+    expect(await live.appendFrame(id, 1, 1, 'Hel', told(log, 'f1'))).toBe('appended');
+    expect(await live.appendFrame(id, 1, 2, 'lo', told(log, 'f2'))).toBe('appended');
+    expect(await live.appendFrame(id, 1, 2, 'lo', told(log, 'f2 again'))).toBe('appended');
+    await live.requestCancel(id);
+    expect(await live.appendFrame(id, 1, 2, 'lo', told(log, 'f2 once more'))).toBe('cancel-requested');
+    expect(await live.appendFrame(id, 1, 3, '!', told(log, 'f3'))).toBe('cancel-requested');
+    expect(await live.read(id)).toEqual({ attempt: 1, seq: 3, status: 'streaming', content: 'Hello!' });
+    expect(log).toEqual(['f1', 'f2', 'f3']);
+  });
+
   it('ends once, keeps the final seq, and refuses a new attempt of an ended stream', async () => {
     const id = newStream();
     await live.beginAttempt(id);

@@ -12,7 +12,10 @@ export type FrameOutcome = 'appended' | 'cancel-requested' | 'superseded';
 export interface LiveBuffer {
   /** Starts a new attempt from empty content; null when the stream already ended. */
   beginAttempt(stream: StreamRef): Promise<{ attempt: number; cancelled: boolean } | null>;
-  /** Appends frame `seq` of `attempt` and sends its announcement, in one step. */
+  /**
+   * Appends frame `seq` of `attempt` and sends its announcement, in one step; a frame
+   * already appended (the same call resent after a lost reply) is not applied again.
+   */
   appendFrame(stream: StreamRef, attempt: number, seq: number, text: string, delta: Announcement): Promise<FrameOutcome>;
   /** Records the final status once and sends the end announcement; false when it had already ended. */
   finish(stream: StreamRef, status: TerminalStreamStatus, seq: number | null, ended: Announcement): Promise<boolean>;

@@ -31,9 +31,11 @@ export class MemoryLiveBuffer implements LiveBuffer {
   async appendFrame({ streamId }: StreamRef, attempt: number, seq: number, text: string, delta: Announcement): Promise<FrameOutcome> {
     const entry = this.entries.get(streamId);
     if (!entry || entry.attempt !== attempt) return 'superseded';
-    entry.content += text;
-    entry.seq = seq;
-    await delta.send();
+    if (seq > entry.seq) {
+      entry.content += text;
+      entry.seq = seq;
+      await delta.send();
+    }
     return entry.cancel ? 'cancel-requested' : 'appended';
   }
 

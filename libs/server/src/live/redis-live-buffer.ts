@@ -74,8 +74,10 @@ export class RedisLiveBuffer implements LiveBuffer {
       if (this.tick.length === 0) queueMicrotask(() => this.flushTick());
       this.tick.push({ stream, attempt, seq, text, delta, resolve, reject });
     });
-    if (r >= 0 && !delta.packet) await delta.send();
-    return r < 0 ? 'superseded' : r === 1 ? 'cancel-requested' : 'appended';
+    if (r < 0) return 'superseded';
+    // r >= 2: a resent frame Redis had already applied; it was announced the first time.
+    if (r < 2 && !delta.packet) await delta.send();
+    return r % 2 === 1 ? 'cancel-requested' : 'appended';
   }
 
   private flushTick(): void {
