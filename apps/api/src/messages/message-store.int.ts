@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '@bgs/shared';
-import { countingDatabase } from '../../../../test/support/counters';
+import { countingDatabase, preparedText } from '../../../../test/support/counters';
 import { createTestDatabase, type TestDatabase } from '../../../../test/support/database';
 import { MessageStore, type NewTurn } from './message-store';
 
@@ -34,6 +34,16 @@ describe('MessageStore.createTurn in a burst', () => {
 
   const turn = (userId: string, threadId: string, content: string, idempotencyKey: string | null = null): NewTurn => ({
     userId, threadId, content, model: 'simulated-1', idempotencyKey,
+  });
+
+  it('sends a batch of turns as one prepared statement whose text no batch size changes', async () => {
+    const [alone, ...pair] = await threadsOf('prepared-user', 3);
+    const from = db.sent().length;
+    await store.createTurn(turn('prepared-user', alone, 'one'));
+    await Promise.all(pair.map((t) => store.createTurn(turn('prepared-user', t, 'two'))));
+    const sent = db.sent().slice(from);
+    expect(sent.map((st) => st.name)).toEqual(['send-claims', 'send-claims']);
+    preparedText(sent, 'send-claims');
   });
 
   it('stores 50 turns sent at once with one statement, each with its own rows and its thread claimed', async () => {

@@ -133,15 +133,14 @@ export class MessageStore {
    * (one UPDATE changes a row once), as it would not be one statement later.
    */
   private async claimTogether(turns: PendingTurn[]): Promise<Claim[]> {
-    const wanted = Prisma.join(
-      turns.map(({ turn, stream, userMessage, assistantMessage }) => Prisma.sql`(${stream.id}::uuid, ${userMessage.id}::uuid,
-        ${assistantMessage.id}::uuid, ${turn.threadId}::text, ${turn.userId}::text, ${turn.content}::text, ${turn.idempotencyKey}::text,
-        ${turn.model}::text, ${userMessage.createdAt}::timestamptz, ${assistantMessage.createdAt}::timestamptz)`),
-    );
     try {
       const rows = await this.sql.query<{ streamId: string }>(Prisma.sql`
         WITH wanted (stream_id, user_message_id, answer_id, thread_id, user_id, content, idempotency_key, model, asked_at, answered_at)
-          AS (VALUES ${wanted}),
+          AS (SELECT * FROM unnest(
+            ${turns.map((t) => t.stream.id)}::uuid[], ${turns.map((t) => t.userMessage.id)}::uuid[], ${turns.map((t) => t.assistantMessage.id)}::uuid[],
+            ${turns.map((t) => t.turn.threadId)}::text[], ${turns.map((t) => t.turn.userId)}::text[], ${turns.map((t) => t.turn.content)}::text[],
+            ${turns.map((t) => t.turn.idempotencyKey)}::text[], ${turns.map((t) => t.turn.model)}::text[],
+            ${turns.map((t) => t.userMessage.createdAt)}::timestamptz[], ${turns.map((t) => t.assistantMessage.createdAt)}::timestamptz[])),
         claim AS (
           UPDATE threads t SET active_stream_id = w.stream_id, updated_at = w.asked_at
           FROM wanted w
@@ -157,7 +156,7 @@ export class MessageStore {
           INSERT INTO streams (id, thread_id, message_id, user_message_id, user_id, model, created_at)
           SELECT stream_id, thread_id, answer_id, user_message_id, user_id, model, asked_at FROM claim
         )
-        SELECT stream_id::text AS "streamId" FROM claim`);
+        SELECT stream_id::text AS "streamId" FROM claim`, 'send-claims');
       const claimed = new Set(rows.map((r) => r.streamId));
       return turns.map(({ stream }) => ({ claimed: claimed.has(stream.id) }));
     } catch (err) {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Notification } from '@bgs/shared';
 import { closeRedis, createLogger, createRedis, PresenceStore, redisKeys, type RedisClient } from '@bgs/server';
-import { countingDatabase } from '../../../../test/support/counters';
+import { countingDatabase, preparedText } from '../../../../test/support/counters';
 import { createTestDatabase, type TestDatabase } from '../../../../test/support/database';
 import { testRedisTarget } from '../../../../test/support/redis-target';
 import { seedStream } from '../../../../test/support/seed';
@@ -83,6 +83,16 @@ describe('NotificationDecider batches', () => {
     const again = await statementsFor(large);
     expect(again.statements).toBe(1);
     expect(new Set(again.results.values())).toEqual(new Set(['already-decided']));
+  });
+
+  it('reads and claims with prepared statements whose text no batch size changes', async () => {
+    const from = db.sent().length;
+    await decider.decideMany(await ended(1));
+    await decider.decideMany(await ended(3));
+    const sent = db.sent().slice(from).filter((st) => st.name);
+    expect(sent.map((st) => st.name)).toEqual(['notification-reads', 'notification-claims', 'notification-reads', 'notification-claims']);
+    preparedText(sent, 'notification-reads');
+    preparedText(sent, 'notification-claims');
   });
 
   it('applies the table per stream inside a batch: open, muted, failed, cancelled, not ended, gone', async () => {

@@ -163,7 +163,7 @@ export class NotificationDecider {
         s.thread_id AS "threadId", s.user_id AS "userId", s.error_message AS "errorMessage",
         t.title, t.muted, m.content AS answer
       FROM streams s JOIN threads t ON t.id = s.thread_id JOIN messages m ON m.id = s.message_id
-      WHERE s.id = ANY(${[...new Set(streamIds)]}::uuid[])`);
+      WHERE s.id = ANY(${[...new Set(streamIds)]}::uuid[])`, 'notification-reads');
   }
 
   /** The threads among these that at least one socket has open. */
@@ -200,14 +200,21 @@ export class NotificationDecider {
    * first is simply not returned.
    */
   private async claim(decided: Array<{ stream: Undecided; decision: NotificationDecision }>): Promise<ClaimedRow[]> {
-    const values = decided.map(({ stream, decision }) => {
-      const label = decision.notify ? 'notified' : decision.reason;
+    const rows = decided.map(({ stream, decision }) => {
       const text = decision.notify ? notificationText(decision.type, stream.title, stream.answer, stream.errorMessage) : null;
-      return Prisma.sql`(${stream.id}::uuid, ${label}::"NotificationDecision", ${decision.notify ? randomUUID() : null}::uuid,
-        ${decision.notify ? decision.type : null}::text, ${text?.title ?? null}::text, ${text?.body ?? null}::text)`;
+      return {
+        streamId: stream.id,
+        label: decision.notify ? 'notified' : decision.reason,
+        notificationId: decision.notify ? randomUUID() : null,
+        type: decision.notify ? decision.type : null,
+        title: text?.title ?? null,
+        body: text?.body ?? null,
+      };
     });
     return this.sql.query<ClaimedRow>(Prisma.sql`
-      WITH decided (stream_id, decision, notification_id, type, title, body) AS (VALUES ${Prisma.join(values)}),
+      WITH decided (stream_id, decision, notification_id, type, title, body) AS (SELECT * FROM unnest(
+        ${rows.map((r) => r.streamId)}::uuid[], ${rows.map((r) => r.label)}::"NotificationDecision"[], ${rows.map((r) => r.notificationId)}::uuid[],
+        ${rows.map((r) => r.type)}::text[], ${rows.map((r) => r.title)}::text[], ${rows.map((r) => r.body)}::text[])),
       claimed AS (
         UPDATE streams s SET notification_decision = d.decision, notification_decided_at = now()
         FROM decided d WHERE s.id = d.stream_id AND s.notification_decision IS NULL
@@ -219,7 +226,7 @@ export class NotificationDecider {
         RETURNING *
       )
       SELECT c.id AS "claimedStreamId", ${NOTIFICATION_COLUMNS}
-      FROM claimed c LEFT JOIN created n ON n.stream_id = c.id`);
+      FROM claimed c LEFT JOIN created n ON n.stream_id = c.id`, 'notification-claims');
   }
 }
 

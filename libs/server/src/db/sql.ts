@@ -3,8 +3,12 @@ import { Prisma } from './generated/client';
 
 /** Runs statements built with `Prisma.sql` (values sent as parameters, never spliced in). */
 export interface SqlRunner {
-  /** The rows the statement returns. */
-  query<T>(statement: Prisma.Sql): Promise<T[]>;
+  /**
+   * The rows the statement returns. `preparedAs` names a statement whose text never
+   * changes (batches pass arrays, not `VALUES` lists): each connection then parses and
+   * plans it once instead of on every call.
+   */
+  query<T>(statement: Prisma.Sql, preparedAs?: string): Promise<T[]>;
   /** How many rows the statement changed. */
   execute(statement: Prisma.Sql): Promise<number>;
 }
@@ -22,7 +26,8 @@ export interface Sql extends SqlRunner {
 export const msAgo = (ms: number): Prisma.Sql => Prisma.sql`now() - make_interval(secs => ${ms / 1000}::float8)`;
 
 const runnerOn = (db: Pool | PoolClient): SqlRunner => ({
-  query: async <T>(statement: Prisma.Sql) => (await db.query(statement.text, statement.values)).rows as T[],
+  query: async <T>(statement: Prisma.Sql, preparedAs?: string) =>
+    (await db.query({ name: preparedAs, text: statement.text, values: statement.values as unknown[] })).rows as T[],
   execute: async (statement: Prisma.Sql) => (await db.query(statement.text, statement.values)).rowCount ?? 0,
 });
 

@@ -1,4 +1,4 @@
-import { countingDatabase } from '../../../../test/support/counters';
+import { countingDatabase, preparedText } from '../../../../test/support/counters';
 import { createTestDatabase, type TestDatabase } from '../../../../test/support/database';
 import { seedStream } from '../../../../test/support/seed';
 import { AttemptStarts } from './attempt-starts';
@@ -50,5 +50,16 @@ describe('AttemptStarts', () => {
     const [a, b] = await Promise.all([starts.start(ended.streamId, 2), starts.start('00000000-0000-4000-8000-000000000000', 1)]);
     expect([a, b]).toEqual([{ kind: 'ended' }, { kind: 'gone' }]);
     expect((await db.prisma.stream.findUniqueOrThrow({ where: { id: ended.streamId } })).status).toBe('cancelled');
+  });
+
+  it('sends one prepared statement whatever the batch size (planned once per connection, not per batch)', async () => {
+    const starts = new AttemptStarts(db.sql);
+    const streams = await Promise.all([1, 2, 3].map((i) => seedStream(db.prisma, `prepared ${i}`)));
+    const before = db.sent().length;
+    await starts.start(streams[0].streamId, 1);
+    await Promise.all(streams.slice(1).map((s) => starts.start(s.streamId, 1)));
+    const sent = db.sent().slice(before);
+    expect(sent.map((s) => s.name)).toEqual(['attempt-starts', 'attempt-starts']);
+    expect(preparedText(sent, 'attempt-starts')).toContain('unnest');
   });
 });

@@ -49,9 +49,10 @@ export class AttemptStarts {
   }
 
   private query(batch: Wanted[]): Promise<StartRow[]> {
-    const values = Prisma.join(batch.map((w) => Prisma.sql`(${w.streamId}::uuid, ${w.attempt}::int)`));
+    const ids = batch.map((w) => w.streamId);
+    const attempts = batch.map((w) => w.attempt);
     return this.sql.query<StartRow>(Prisma.sql`
-      WITH wanted (id, attempt) AS (VALUES ${values}),
+      WITH wanted (id, attempt) AS (SELECT * FROM unnest(${ids}::uuid[], ${attempts}::int[])),
       started AS (
         UPDATE streams s SET status = 'streaming', attempt = w.attempt, started_at = now()
         FROM wanted w WHERE s.id = w.id AND s.status NOT IN (${TERMINAL_STATUSES_SQL})
@@ -66,7 +67,7 @@ export class AttemptStarts {
         WHERE st.id IS NOT NULL AND m.thread_id = st.thread_id AND m.id <> st.message_id
         ORDER BY m.created_at DESC, m.id DESC LIMIT ${HISTORY_LIMIT}
       ) h ON true
-      ORDER BY w.id, h.created_at DESC, h.id DESC`);
+      ORDER BY w.id, h.created_at DESC, h.id DESC`, 'attempt-starts');
   }
 }
 

@@ -1,4 +1,4 @@
-import { countingDatabase } from '../../../../test/support/counters';
+import { countingDatabase, preparedText } from '../../../../test/support/counters';
 import { createTestDatabase, type TestDatabase } from '../../../../test/support/database';
 import { seedStream } from '../../../../test/support/seed';
 import { StreamRecords } from './stream-records';
@@ -31,6 +31,19 @@ describe('StreamRecords checkpoints and ends in a burst', () => {
     await Promise.all(jobs.map((j) => records.startAttempt(j.streamId, 1)));
     return jobs;
   }
+
+  it('sends ends and checkpoints as prepared statements whose text no batch size changes', async () => {
+    const [alone, ...pair] = await running(3);
+    const from = db.sent().length;
+    await records.checkpoint(alone.messageId, 'one', 1, 1);
+    await Promise.all(pair.map((j) => records.checkpoint(j.messageId, 'two', 1, 1)));
+    await records.finish(alone.streamId, { status: 'completed', content: 'one', attempt: 1, seq: 1 });
+    await Promise.all(pair.map((j) => records.finish(j.streamId, { status: 'cancelled', content: 'two', attempt: 1, seq: 1 })));
+    const sent = db.sent().slice(from);
+    expect(sent.map((st) => st.name)).toEqual(['checkpoints', 'checkpoints', 'stream-ends', 'stream-ends']);
+    preparedText(sent, 'checkpoints');
+    preparedText(sent, 'stream-ends');
+  });
 
   it('ends 40 streams that end at once with one statement, each with its own status and content', async () => {
     const jobs = await running(40);

@@ -88,14 +88,14 @@ export class StreamRecords {
     // Of two checkpoints of one message only the newer is written, as it would win alone.
     const newest = new Map<string, Checkpoint>();
     for (const c of batch) if ((newest.get(c.messageId)?.version ?? -1) < c.version) newest.set(c.messageId, c);
-    const values = Prisma.join([...newest.values()].map((c) => Prisma.sql`(${c.messageId}::uuid, ${c.content}::text, ${c.version}::int)`));
+    const written = [...newest.values()];
     const rows = await this.sql.query<{ id: string }>(Prisma.sql`
       UPDATE messages SET content = c.content, version = c.version
-      FROM (VALUES ${values}) AS c (id, content, version)
+      FROM unnest(${written.map((c) => c.messageId)}::uuid[], ${written.map((c) => c.content)}::text[], ${written.map((c) => c.version)}::int[]) AS c (id, content, version)
       WHERE messages.id = c.id AND messages.status = 'streaming'::"MessageStatus" AND messages.version < c.version
-      RETURNING messages.id`);
-    const written = new Set(rows.map((r) => r.id));
-    return batch.map((c) => newest.get(c.messageId) === c && written.has(c.messageId));
+      RETURNING messages.id`, 'checkpoints');
+    const saved = new Set(rows.map((r) => r.id));
+    return batch.map((c) => newest.get(c.messageId) === c && saved.has(c.messageId));
   }
 
   /**
@@ -122,13 +122,15 @@ export class StreamRecords {
       const laterEnded = await this.finishBatch(later);
       return batch.map((f) => (first.includes(f) ? firstEnded[first.indexOf(f)] : laterEnded[later.indexOf(f)]));
     }
-    const endings = Prisma.join(
-      batch.map(({ streamId, ending }) => Prisma.sql`(${streamId}::uuid, ${ending.status}::"StreamStatus", ${ending.seq}::int, ${ending.attempt}::int,
-        ${ending.error?.code ?? null}::text, ${ending.error?.message ?? null}::text, ${ending.content}::text,
-        ${MESSAGE_STATUS_OF[ending.status]}::"MessageStatus", ${messageVersion(ending.attempt, ending.seq, true)}::int)`),
-    );
+    const endings = batch.map((f) => f.ending);
     const rows = await this.sql.query<FinishedRow>(Prisma.sql`
-      WITH e (id, status, seq, attempt, error_code, error_message, content, message_status, version) AS (VALUES ${endings}),
+      WITH e (id, status, seq, attempt, error_code, error_message, content, message_status, version) AS (
+        SELECT * FROM unnest(
+          ${batch.map((f) => f.streamId)}::uuid[], ${endings.map((e) => e.status)}::"StreamStatus"[], ${endings.map((e) => e.seq)}::int[],
+          ${endings.map((e) => e.attempt)}::int[], ${endings.map((e) => e.error?.code ?? null)}::text[], ${endings.map((e) => e.error?.message ?? null)}::text[],
+          ${endings.map((e) => e.content)}::text[], ${endings.map((e) => MESSAGE_STATUS_OF[e.status])}::"MessageStatus"[],
+          ${endings.map((e) => messageVersion(e.attempt, e.seq, true))}::int[])
+      ),
       s AS (
         UPDATE streams SET status = e.status, seq = e.seq, ended_at = now(), error_code = e.error_code, error_message = e.error_message
         FROM e WHERE streams.id = e.id AND streams.status NOT IN (${TERMINAL_STATUSES_SQL}) AND streams.attempt = e.attempt
@@ -145,7 +147,7 @@ export class StreamRecords {
       SELECT ${STREAM_COLUMNS},
         m.role::text AS "messageRole", m.status::text AS "messageStatus", m.content AS "messageContent",
         m.version AS "messageVersion", m.idempotency_key AS "messageIdempotencyKey", m.created_at AS "messageCreatedAt"
-      FROM s JOIN m ON m.id = s.message_id`);
+      FROM s JOIN m ON m.id = s.message_id`, 'stream-ends');
     const byStream = new Map(rows.map((row) => [row.id, row]));
     return batch.map(({ streamId }) => {
       const row = byStream.get(streamId);
