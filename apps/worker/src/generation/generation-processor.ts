@@ -77,7 +77,7 @@ function createRun(deps: ProcessorDeps): Processor {
 }
 
 function endingLabel(outcome: GenerationOutcome): string | null {
-  if (outcome.kind === 'ended') return outcome.status;
+  if (outcome.kind === 'ended') return outcome.applied ? outcome.status : null;
   if (outcome.kind === 'retry') return 'retrying';
   return outcome.kind === 'handed-back' ? 'handed-back' : null;
 }

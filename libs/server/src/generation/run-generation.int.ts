@@ -18,6 +18,7 @@ import { closeRedis, createRedis } from '../redis/connection';
 import { redisKeys } from '../redis/keys';
 import { StreamRecords } from '../streams/stream-records';
 import { CancelSignals } from './cancel-signals';
+import { endWithLiveContent } from './end-stream';
 import { FrameClock } from './frame-clock';
 import { runGeneration, type GenerationOutcome, type RetryPolicy } from './run-generation';
 
@@ -286,6 +287,25 @@ describe.each([
     const told = seen.length;
     expect(await run(stream, seen, events)).toEqual({ kind: 'not-started' });
     expect(seen).toHaveLength(told);
+  });
+
+  it('an attempt whose stream the lost-stream reaper ended meanwhile leaves that end as it is, and says so', async () => {
+    const stream = await seed('Reaped [sim tokens=200 rate=400]');
+    const { events, seen } = await mode.eventsFor(stream);
+    const records = new StreamRecords(db.sql);
+    const running = run(stream, seen, events);
+    await framesReceived(seen, 2);
+    const row = await records.get(stream.streamId);
+    const reaped = await endWithLiveContent({ records, live: mode.live, events }, row!, { status: 'failed', error: { code: 'worker_lost', message: 'lost' } });
+    expect(reaped?.stream.status).toBe('failed');
+    const outcome = await running;
+    expect(outcome).toMatchObject({ kind: 'ended', status: 'completed', attempt: 1, applied: false });
+    const final = await stored(stream);
+    expect({ status: final.status, content: final.content }).toEqual({ status: 'failed', content: reaped!.message.content });
+    // The reaper's end is the only one told; the attempt's own end is not announced.
+    const ends = seen.filter((e) => e.type === 'ended');
+    expect(ends).toHaveLength(1);
+    expect(ends[0]).toMatchObject({ status: 'failed', code: 'worker_lost' });
   });
 
   it('an attempt that another one superseded stops without ending the stream', async () => {

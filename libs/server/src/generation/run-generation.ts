@@ -16,13 +16,14 @@ export interface RetryPolicy {
 
 /**
  * How a generation run ended. `ended`: the stream ended in Postgres, the live buffer and
- * its events, once. `retry`: a transient failure with attempts left; nothing ended, the
+ * its events, once (`applied: false` when someone else, the lost-stream reaper or a
+ * thread deletion, had ended it first: that end stands). `retry`: a transient failure with attempts left; nothing ended, the
  * caller runs a new attempt. `superseded`: a newer attempt owns the stream. `handed-back`:
  * the process is shutting down; another run will take over. `not-started`: the stream had
  * already ended (or was deleted) when this run began.
  */
 export type GenerationOutcome =
-  | { kind: 'ended'; status: TerminalStreamStatus; attempt: number; seq: number; chars: number; tokens: number; failure: unknown }
+  | { kind: 'ended'; status: TerminalStreamStatus; attempt: number; seq: number; chars: number; tokens: number; failure: unknown; applied: boolean }
   | { kind: 'retry'; attempt: number; failure: unknown }
   | { kind: 'superseded'; attempt: number }
   | { kind: 'handed-back'; attempt: number; seq: number }
@@ -75,11 +76,12 @@ export async function runGeneration(request: GenerationRequest, control: AbortCo
 
   const status = result.failure ? 'failed' : result.abortedBy === 'cancel' ? 'cancelled' : 'completed';
   const ending: StreamEnding = { status, content: result.content, attempt, seq: result.seq, ...(result.failure ? { error: failureShownFor(result.failure) } : {}) };
-  await durably('finish', control, logger, () => endStream(ports, streamId, ending));
+  const ended = await durably('finish', control, logger, () => endStream(ports, streamId, ending));
   const log = { status, tokens: result.tokens, frames: result.seq, chars: result.content.length, elapsedMs: Date.now() - startedAt };
-  if (result.failure) logger.error({ ...log, err: errorText(result.failure), code: ending.error?.code }, 'generation failed for good');
+  if (!ended) logger.warn(log, 'the stream had already ended; this attempt\'s end was not applied');
+  else if (result.failure) logger.error({ ...log, err: errorText(result.failure), code: ending.error?.code }, 'generation failed for good');
   else logger.info(log, 'generation ended');
-  return { kind: 'ended', status, attempt, seq: result.seq, chars: result.content.length, tokens: result.tokens, failure: result.failure };
+  return { kind: 'ended', status, attempt, seq: result.seq, chars: result.content.length, tokens: result.tokens, failure: result.failure, applied: ended !== null };
 }
 
 /** Provider errors say whether another attempt could help; anything else (Redis, a bug) might. */
