@@ -1,26 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Job } from 'bullmq';
 import type { GenerationJob, GenerationResult } from '@bgs/shared';
-import {
-  CancelSignals,
-  closeRedis,
-  createLogger,
-  createRedis,
-  createSimulatedProvider,
-  FrameClock,
-  redisKeys,
-  RedisLiveBuffer,
-  roomWireFor,
-  simulatedAnswer,
-  SocketIoStreamEvents,
-  StreamRecords,
-  type RedisClient,
-} from '@bgs/server';
+import { closeRedis, createRedis, redisKeys, simulatedAnswer, type RedisClient } from '@bgs/server';
 import { countingDatabase, recordCommands } from '../../../../test/support/counters';
 import { createTestDatabase, type TestDatabase } from '../../../../test/support/database';
 import { testRedisTarget } from '../../../../test/support/redis-target';
 import { seedStream } from '../../../../test/support/seed';
-import { createGenerationProcessor } from './generation-processor';
+import { inProcessGenerator } from '../../../../test/support/worker-processor';
 
 /**
  * The hot path, counted against real Postgres and Redis: the processor runs in this
@@ -32,7 +18,6 @@ describe('generation processor costs', () => {
   let redis: RedisClient;
   let redisCommands: string[];
   const keys = redisKeys(`c${randomBytes(4).toString('hex')}`);
-  const logger = createLogger('test', 'silent');
 
   beforeAll(async () => {
     testDb = await createTestDatabase();
@@ -52,17 +37,8 @@ describe('generation processor costs', () => {
   async function run(tokens: number, rate: number) {
     const content = `Count me [sim tokens=${tokens} rate=${rate}]`;
     const data = await seedStream(db.prisma, content);
-    const processor = createGenerationProcessor({
-      provider: createSimulatedProvider({ tokens: 10, tokensPerSecond: 40 }),
-      records: new StreamRecords(db.sql),
-      live: new RedisLiveBuffer(redis, keys, 60),
-      events: new SocketIoStreamEvents(redis, roomWireFor(testRedisTarget(), keys)),
-      cancels: new CancelSignals(),
-      // 1 ms frames so a long stream makes hundreds of them; checkpoints off the table.
-      frames: { frameMs: 1, maxChars: 64, checkpointMs: 3_600_000 },
-      frameClock: new FrameClock(1),
-      logger,
-    });
+    // 1 ms frames so a long stream makes hundreds of them; checkpoints off the table.
+    const processor = inProcessGenerator({ sql: db.sql, redis, keys, frameMs: 1 });
     const job = { id: data.streamId, data, opts: { attempts: 3 }, attemptsMade: 0 } as unknown as Job<GenerationJob, GenerationResult>;
     const queriesBefore = db.statements();
     redisCommands.length = 0;

@@ -5,17 +5,10 @@ import {
   bullConnection,
   CancelSignals,
   closeRedis,
-  createLogger,
   createDatabase,
   createRedis,
-  createSimulatedProvider,
-  FrameClock,
   redisKeys,
-  RedisLiveBuffer,
-  roomWireFor,
   simulatedAnswer,
-  SocketIoStreamEvents,
-  StreamRecords,
   type BullConnection,
   type Database,
   type RedisClient,
@@ -24,7 +17,7 @@ import { createTestDatabase, type TestDatabase } from '../../../../test/support/
 import { eventually } from '../../../../test/support/http';
 import { testRedisTarget } from '../../../../test/support/redis-target';
 import { seedStream } from '../../../../test/support/seed';
-import { createGenerationProcessor } from './generation-processor';
+import { inProcessGenerator } from '../../../../test/support/worker-processor';
 
 const LOCK_MS = 1_000;
 
@@ -43,7 +36,6 @@ describe('a stalled job taken again by the same worker', () => {
   let queue: Queue<GenerationJob, GenerationResult>;
   let worker: Worker<GenerationJob, GenerationResult> | undefined;
   const keys = redisKeys(`s${randomBytes(4).toString('hex')}`);
-  const logger = createLogger('test', 'silent');
 
   beforeAll(async () => {
     testDb = await createTestDatabase();
@@ -67,16 +59,7 @@ describe('a stalled job taken again by the same worker', () => {
     const content = `Stall me [sim tokens=60 rate=20]`;
     const data = await seedStream(db.prisma, content);
     const cancels = new CancelSignals();
-    const processor = createGenerationProcessor({
-      provider: createSimulatedProvider({ tokens: 10, tokensPerSecond: 40 }),
-      records: new StreamRecords(db.sql),
-      live: new RedisLiveBuffer(redis, keys, 60),
-      events: new SocketIoStreamEvents(redis, roomWireFor(testRedisTarget(), keys)),
-      cancels,
-      frames: { frameMs: 20, maxChars: 64, checkpointMs: 3_600_000 },
-      frameClock: new FrameClock(20),
-      logger,
-    });
+    const processor = inProcessGenerator({ sql: db.sql, redis, keys, frameMs: 20, cancels });
     // What BullMQ reports, in order.
     const seen: string[] = [];
     const outcome = new Promise<string>((resolve) => {

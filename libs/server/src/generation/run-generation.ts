@@ -17,10 +17,11 @@ export interface RetryPolicy {
 /**
  * How a generation run ended. `ended`: the stream ended in Postgres, the live buffer and
  * its events, once (`applied: false` when someone else, the lost-stream reaper or a
- * thread deletion, had ended it first: that end stands). `retry`: a transient failure with attempts left; nothing ended, the
- * caller runs a new attempt. `superseded`: a newer attempt owns the stream. `handed-back`:
- * the process is shutting down; another run will take over. `not-started`: the stream had
- * already ended (or was deleted) when this run began.
+ * thread deletion, had ended it first: that end stands). `retry`: a transient failure
+ * with attempts left; nothing ended, the caller runs a new attempt. `superseded`: a newer
+ * attempt owns the stream. `handed-back`: the process is shutting down; another run will
+ * take over. `not-started`: the stream had already ended (or was deleted) when this run
+ * began.
  */
 export type GenerationOutcome =
   | { kind: 'ended'; status: TerminalStreamStatus; attempt: number; seq: number; chars: number; tokens: number; failure: unknown; applied: boolean }
