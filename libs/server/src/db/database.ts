@@ -39,7 +39,7 @@ export function databaseOnPool(pool: Pool): Database {
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
   const text = `${(err as { code?: string })?.code ?? ''} ${(err as Error)?.message ?? ''}`;
-  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|57P01|57P03|53300|08\d\d\d|terminating connection|Connection terminated|connect ECONN|Can't reach database|timeout exceeded when trying to connect|DatabaseNotReachable|P1001|P1017|P2024|P2028|Unable to start a transaction/i.test(
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|57P01|57P03|53300|08\d\d\d|terminating connection|Connection terminated|connect ECONN|Can't reach database|timeout exceeded when trying to connect|DatabaseNotReachable|P1001|P1017|P2024|P2028|Unable to start a transaction|not queryable/i.test(
     text,
   );
 }

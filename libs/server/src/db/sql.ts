@@ -41,7 +41,13 @@ export function sqlOnPool(pool: Pool): Sql {
     ...runnerOn(pool),
     async transaction(work, options = {}) {
       const client = await pool.connect();
+      // pg's client emits `error` when Postgres ends its connection (a restart, a
+      // termination), even in the middle of a statement, and a pool hands clients out
+      // without a listener: unlistened, that is an uncaught exception. The statements
+      // fail on their own; the connection is only marked not to be reused.
       let broken = false;
+      const onConnectionError = () => (broken = true);
+      client.on('error', onConnectionError);
       try {
         // One round trip for both: a multi-statement query without parameters.
         await client.query(`BEGIN; SET LOCAL idle_in_transaction_session_timeout = ${Math.round(options.idleTimeoutMs ?? 10_000)}`);
@@ -53,6 +59,7 @@ export function sqlOnPool(pool: Pool): Sql {
         throw err;
       } finally {
         // A connection that could not even roll back is not given to anyone else.
+        client.off('error', onConnectionError);
         client.release(broken);
       }
     },
