@@ -15,6 +15,8 @@ export class ManagedProcess {
   readonly lines: LogLine[] = [];
   private readonly waiters = new Set<{ match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();
   readonly exited: Promise<number | null>;
+  /** Set by stop() and kill(): an exit the test asked for. */
+  private stopping = false;
 
   constructor(
     readonly name: string,
@@ -53,6 +55,19 @@ export class ManagedProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /**
+   * Ended with an error (an uncaught exception exits with 1) or by a signal, not through
+   * stop() or kill(): a crash the test may only see as a symptom ("no frame within…").
+   */
+  get crashed(): boolean {
+    return !this.stopping && !this.running && this.child.exitCode !== 0;
+  }
+
+  /** The last `n` log lines, for an error message. */
+  lastLines(n = 8): string {
+    return this.lines.slice(-n).map((l) => JSON.stringify(l)).join('\n');
+  }
+
   /** Resolves with the first log line (past or future) that matches. */
   waitForLog(match: (l: LogLine) => boolean, timeoutMs = 15_000, what = 'log line'): Promise<LogLine> {
     const seen = this.lines.find(match);
@@ -61,14 +76,14 @@ export class ManagedProcess {
       const waiter = { match, resolve: (l: LogLine) => (clearTimeout(timer), resolve(l)) };
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);
-        reject(new Error(`${this.name}: no ${what} within ${timeoutMs} ms; last lines:\n${this.lines.slice(-8).map((l) => JSON.stringify(l)).join('\n')}`));
+        reject(new Error(`${this.name}: no ${what} within ${timeoutMs} ms; last lines:\n${this.lastLines()}`));
       }, timeoutMs);
       this.waiters.add(waiter);
       this.exited.then((code) => {
         if (!this.waiters.has(waiter)) return;
         this.waiters.delete(waiter);
         clearTimeout(timer);
-        reject(new Error(`${this.name} exited (${code}) before ${what}; last lines:\n${this.lines.slice(-8).map((l) => JSON.stringify(l)).join('\n')}`));
+        reject(new Error(`${this.name} exited (${code}) before ${what}; last lines:\n${this.lastLines()}`));
       });
     });
   }
@@ -76,6 +91,7 @@ export class ManagedProcess {
   /** SIGTERM (graceful) and wait for exit. */
   async stop(timeoutMs = 20_000): Promise<number | null> {
     if (!this.running) return this.child.exitCode;
+    this.stopping = true;
     this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
     const code = await this.exited;
@@ -86,6 +102,7 @@ export class ManagedProcess {
   /** SIGKILL: a crash, nothing cleaned up. */
   async kill(): Promise<void> {
     if (!this.running) return;
+    this.stopping = true;
     this.child.kill('SIGKILL');
     await this.exited;
   }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from './database';
 import { TEST_AUTH_SECRET } from './env';
 import { httpClient, type HttpClient } from './http';
-import { spawnBundle, type ManagedProcess } from './processes';
+import { spawnBundle, type LogLine, type ManagedProcess } from './processes';
 import { testRedisEnv } from './redis-target';
 
 export interface SystemOptions {
@@ -63,7 +63,7 @@ export class TestSystem {
   async addApi(env: Record<string, string> = {}): Promise<ManagedProcess> {
     const api = spawnBundle(`api${++this.seq}`, 'api', { ...this.env, ...env });
     this.apis.push(api);
-    const line = await api.waitForLog((l) => l.msg === 'listening', 20_000, 'listening');
+    const line = await this.started(api, this.apis, 'listening');
     (api as ManagedProcess & { url: string }).url = `http://127.0.0.1:${line.port as number}`;
     return api;
   }
@@ -72,8 +72,19 @@ export class TestSystem {
   async addWorker(env: Record<string, string> = {}): Promise<ManagedProcess> {
     const worker = spawnBundle(`worker${++this.seq}`, 'worker', { ...this.env, ...env });
     this.workers.push(worker);
-    await worker.waitForLog((l) => l.msg === 'worker ready', 20_000, 'worker ready');
+    await this.started(worker, this.workers, 'worker ready');
     return worker;
+  }
+
+  /** Waits for `starting` to log `ready`; one that fails to start is no part of the system (its error is the caller's). */
+  private async started(starting: ManagedProcess, list: ManagedProcess[], ready: string): Promise<LogLine> {
+    try {
+      return await starting.waitForLog((l) => l.msg === ready, 20_000, ready);
+    } catch (err) {
+      await starting.stop();
+      list.splice(list.indexOf(starting), 1);
+      throw err;
+    }
   }
 
   /** Base URL of API instance `i`. */
@@ -94,8 +105,18 @@ export class TestSystem {
     return Object.assign(httpClient(this.url(i), token), { token });
   }
 
+  /**
+   * Stops every process and drops the database; then fails if a process crashed during
+   * the test (exited with an error by itself), so a crash is reported as one and not
+   * only through the timeouts it caused.
+   */
   async stop(): Promise<void> {
-    await Promise.all([...this.apis, ...this.workers].map((p) => p.stop()));
+    const processes = [...this.apis, ...this.workers];
+    const crashed = processes.filter((p) => p.crashed);
+    await Promise.all(processes.map((p) => p.stop()));
     await this.db.drop();
+    if (crashed.length > 0) {
+      throw new Error(crashed.map((p) => `${p.name} crashed (${p.child.signalCode ?? `exit code ${p.child.exitCode}`}); last lines:\n${p.lastLines(20)}`).join('\n\n'));
+    }
   }
 }
