@@ -44,6 +44,7 @@ describe('sql transactions whose connection Postgres ends', () => {
 
   const backendPid = async (tx: { query<T>(s: Prisma.Sql): Promise<T[]> }) => (await tx.query<{ pid: number }>(Prisma.sql`SELECT pg_backend_pid() AS pid`))[0].pid;
   const terminate = (pid: number) => admin.query('SELECT pg_terminate_backend($1, 5000)', [pid]);
+  const failureOf = (promise: Promise<unknown>) => promise.then(() => null, (e: Error) => e);
   /** A few turns of the event loop: the connection's end and its `error` have been handled. */
   const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
 
@@ -54,10 +55,7 @@ describe('sql transactions whose connection Postgres ends', () => {
       await settle();
       return tx.query(Prisma.sql`SELECT 1 AS one`);
     });
-    const err = await outcome.then(
-      () => null,
-      (e: Error) => e,
-    );
+    const err = await failureOf(outcome);
     await settle();
     expect(uncaught).toEqual([]);
     expect(err).not.toBeNull();
@@ -73,10 +71,7 @@ describe('sql transactions whose connection Postgres ends', () => {
       await terminate(pid);
       return sleeping;
     });
-    const err = await outcome.then(
-      () => null,
-      (e: Error) => e,
-    );
+    const err = await failureOf(outcome);
     await settle();
     expect(uncaught).toEqual([]);
     expect(isDatabaseUnavailable(err)).toBe(true);
