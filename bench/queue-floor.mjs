@@ -13,11 +13,12 @@
 // taken" columns: what stands between a send and its first token.
 import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDependencies } from '../scripts/lib/bootstrap.mjs';
+import { cpuSeconds } from './lib/proc.mjs';
 import { ensureRedis, stopRedis } from '../scripts/lib/services.mjs';
 
 if (!process.env.FLOOR_ROLE) ensureDependencies(); // a fresh clone: npm ci first
@@ -89,28 +90,22 @@ function child(name, env) {
   return { ready: next(), next, ask: (m) => (proc.send(m), next()) };
 }
 
-async function redisCpuMs(redis) {
-  const info = await redis.info('cpu');
-  const field = (name) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)[1]);
-  return (field('used_cpu_user') + field('used_cpu_sys')) * 1000;
-}
-
-async function round(url, jobs, holdMs) {
-  const redis = connection(url);
-  await redis.flushall();
+async function round(url, redisPid, jobs, holdMs) {
+  const redisCpuMs = () => cpuSeconds(redisPid) * 1000;
+  const queueConnection = connection(url);
+  await queueConnection.flushall();
   const env = { FLOOR_REDIS: url, FLOOR_JOBS: String(jobs), FLOOR_HOLD_MS: String(holdMs) };
   const worker = child('worker', env);
   const listener = child('listener', env);
   await Promise.all([worker.ready, listener.ready]);
   // The product's job options and defaults (libs/server/src/queue/generation-queue.ts, libs/shared/src/config.ts).
-  const queueConnection = connection(url);
   const queue = new Queue(QUEUE, {
     connection: queueConnection,
     streams: { events: { maxLen: 10_000 } },
     defaultJobOptions: { attempts: 3, backoff: { type: 'exponential', delay: 1_000 }, removeOnComplete: { age: 3_600, count: 10_000 }, removeOnFail: { age: 86_400, count: 10_000 } },
   });
   await queue.waitUntilReady();
-  const redisBefore = await redisCpuMs(redis);
+  const redisBefore = redisCpuMs();
   const producerStart = process.cpuUsage();
   const t0 = Date.now();
   const adds = [];
@@ -124,13 +119,12 @@ async function round(url, jobs, holdMs) {
   const producerMs = cpuMs(producerStart);
   const taken = await worker.next();
   const startWallMs = Date.now() - t0;
-  const redisStartMs = (await redisCpuMs(redis)) - redisBefore;
+  const redisStartMs = redisCpuMs() - redisBefore;
   const listenerStarted = await listener.ask('cpu?');
   const [w, l] = await Promise.all([worker.next(), listener.next()]);
-  const redisMs = (await redisCpuMs(redis)) - redisBefore;
+  const redisMs = redisCpuMs() - redisBefore;
   await queue.close();
   await queueConnection.quit();
-  await redis.quit();
   return {
     start: { producer: producerMs / jobs, worker: taken.startCpuMs / jobs, listener: listenerStarted.startCpuMs / jobs, redis: redisStartMs / jobs, wallMs: startWallMs },
     life: { producer: producerMs / jobs, worker: w.cpuMs / jobs, listener: l.cpuMs / jobs, redis: redisMs / jobs },
@@ -143,6 +137,7 @@ async function main() {
   const rounds = flag('rounds', 3);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'queue-floor-'));
   const { url } = await ensureRedis(dir, () => undefined);
+  const redisPid = Number(readFileSync(path.join(dir, 'redis.pid'), 'utf8'));
   try {
     console.log(`BullMQ alone: ${jobs} jobs added within 1 s, each held ${holdMs} ms by a no-op processor; CPU ms per job`);
     console.log('       until every job is taken                     whole life of a job');
@@ -156,7 +151,7 @@ async function main() {
           `${f(b.producer, 8)} ${f(b.worker, 6)} ${f(b.listener, 8)} ${f(b.redis, 5)} ${f(sum(b), 4)}`,
       );
     for (let r = 1; r <= rounds; r++) {
-      const x = await round(url, jobs, holdMs);
+      const x = await round(url, redisPid, jobs, holdMs);
       all.push(x);
       line(String(r), x);
     }

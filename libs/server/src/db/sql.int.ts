@@ -3,7 +3,7 @@ import { createTestDatabase, type TestDatabase } from '../../../../test/support/
 import { testEnv } from '../../../../test/support/env';
 import { isDatabaseUnavailable } from './database';
 import { Prisma } from './generated/client';
-import { sqlOnPool, type Sql } from './sql';
+import { sqlOnPool, type Sql, type SqlRunner } from './sql';
 
 /**
  * A transaction's connection ended by Postgres (a restart, `pg_ctl stop -m fast`, an
@@ -42,7 +42,7 @@ describe('sql transactions whose connection Postgres ends', () => {
     await testDb.drop();
   });
 
-  const backendPid = async (tx: { query<T>(s: Prisma.Sql): Promise<T[]> }) => (await tx.query<{ pid: number }>(Prisma.sql`SELECT pg_backend_pid() AS pid`))[0].pid;
+  const backendPid = async (tx: SqlRunner) => (await tx.query<{ pid: number }>(Prisma.sql`SELECT pg_backend_pid() AS pid`))[0].pid;
   const terminate = (pid: number) => admin.query('SELECT pg_terminate_backend($1, 5000)', [pid]);
   const failureOf = (promise: Promise<unknown>) => promise.then(() => null, (e: Error) => e);
   /** A few turns of the event loop: the connection's end and its `error` have been handled. */
